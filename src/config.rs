@@ -1,0 +1,514 @@
+//! Configuration: the environment variables of contract §1, parsed once at start.
+//!
+//! Every variable is also a command-line flag (`--session-ttl-secs` for
+//! `LATCH_SESSION_TTL_SECS`, …). An invalid value stops latch at start with a
+//! message that names the variable.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+use url::Url;
+
+/// Command line of the `latch` binary.
+#[derive(Debug, Parser)]
+#[command(name = "latch", version, about = "latch: account and session service")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// Subcommands; `serve` is the default.
+#[derive(Debug, Subcommand, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Apply migrations, then serve HTTP (the default).
+    Serve,
+    /// Apply migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL) to standard output.
+    PrintSchema,
+}
+
+/// Raw settings as given by the environment or flags; see [`Config`] for the resolved form.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// `sqlite://…` or `postgres://…`
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/latch.db?mode=rwc"
+    )]
+    pub database_url: String,
+    /// Listen address; port 0 picks a free port.
+    #[arg(long, env = "LATCH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// latch's own base URL (verification links point here).
+    #[arg(long, env = "LATCH_PUBLIC_URL")]
+    pub public_url: Option<Url>,
+    /// The dashboard's base URL (default redirect target, reset links).
+    #[arg(long, env = "LATCH_APP_URL")]
+    pub app_url: Option<Url>,
+    /// Comma-separated exact origins for CORS, the Origin check and redirect targets.
+    #[arg(long, env = "LATCH_ALLOWED_ORIGINS")]
+    pub allowed_origins: Option<String>,
+    /// `Secure` attribute on cookies (default: true iff the public URL is https).
+    #[arg(long, env = "LATCH_COOKIE_SECURE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub cookie_secure: Option<bool>,
+    /// `Lax`, `Strict` or `None`.
+    #[arg(long, env = "LATCH_COOKIE_SAMESITE", default_value = "Lax", value_parser = parse_same_site)]
+    pub cookie_samesite: SameSite,
+    /// Session lifetime in seconds (sliding).
+    #[arg(long, env = "LATCH_SESSION_TTL_SECS", default_value_t = 604_800, value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_ttl_secs: u64,
+    /// A session is extended on use once this many seconds have passed since its last extension.
+    #[arg(long, env = "LATCH_SESSION_REFRESH_SECS", default_value_t = 86_400)]
+    pub session_refresh_secs: u64,
+    /// Absolute session lifetime in seconds.
+    #[arg(long, env = "LATCH_SESSION_MAX_AGE_SECS", default_value_t = 2_592_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_max_age_secs: u64,
+    /// Directory where each email is written as an `.eml` file when no SMTP URL is set.
+    #[arg(long, env = "LATCH_MAIL_OUTBOX", default_value = "data/outbox")]
+    pub mail_outbox: String,
+    /// e.g. `smtp://user:pass@host:587?tls=required`.
+    #[arg(long, env = "LATCH_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// From header of every email.
+    #[arg(
+        long,
+        env = "LATCH_MAIL_FROM",
+        default_value = "latch <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+    /// Enables the Turnstile bot check.
+    #[arg(long, env = "LATCH_TURNSTILE_SECRET")]
+    pub turnstile_secret: Option<String>,
+    /// Where Turnstile tokens are verified.
+    #[arg(
+        long,
+        env = "LATCH_TURNSTILE_VERIFY_URL",
+        default_value = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+    )]
+    pub turnstile_verify_url: Url,
+    /// Flows that require a Turnstile token when enabled.
+    #[arg(
+        long,
+        env = "LATCH_TURNSTILE_FLOWS",
+        default_value = "sign-up,sign-in,forget-password,resend-verification"
+    )]
+    pub turnstile_flows: String,
+    /// Consecutive failed sign-ins that lock an email.
+    #[arg(long, env = "LATCH_LOCKOUT_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub lockout_threshold: u32,
+    /// Failures older than this many seconds are forgotten.
+    #[arg(long, env = "LATCH_LOCKOUT_WINDOW_SECS", default_value_t = 900)]
+    pub lockout_window_secs: u64,
+    /// How long a lock lasts, in seconds.
+    #[arg(long, env = "LATCH_LOCKOUT_SECS", default_value_t = 900)]
+    pub lockout_secs: u64,
+    /// Requests per second per client IP on credential operations; 0 turns the limiter off.
+    #[arg(long, env = "LATCH_RATE_LIMIT_PER_SEC", default_value_t = 5)]
+    pub rate_limit_per_sec: u32,
+    /// Burst size of the per-IP limiter.
+    #[arg(long, env = "LATCH_RATE_LIMIT_BURST", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: u32,
+    /// Comma-separated CIDRs whose `X-Forwarded-For` is believed.
+    #[arg(long, env = "LATCH_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Minimum password length in Unicode code points.
+    #[arg(long, env = "LATCH_PASSWORD_MIN_LENGTH", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=128))]
+    pub password_min_length: u32,
+    /// Minimum zxcvbn score (0–4).
+    #[arg(long, env = "LATCH_PASSWORD_MIN_SCORE", default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub password_min_score: u8,
+    /// How many of lower case, upper case, digit, symbol a password must mix (0 = no rule).
+    #[arg(long, env = "LATCH_PASSWORD_MIN_CLASSES", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub password_min_classes: u8,
+    /// argon2id memory cost in KiB.
+    #[arg(long, env = "LATCH_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations.
+    #[arg(long, env = "LATCH_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+    /// argon2id parallelism.
+    #[arg(long, env = "LATCH_ARGON2_PARALLELISM", default_value_t = 1)]
+    pub argon2_parallelism: u32,
+}
+
+fn parse_same_site(s: &str) -> Result<SameSite, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "lax" => Ok(SameSite::Lax),
+        "strict" => Ok(SameSite::Strict),
+        "none" => Ok(SameSite::None),
+        _ => Err(format!("`{s}` is not one of Lax, Strict, None")),
+    }
+}
+
+/// The `SameSite` attribute of the session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Lax,
+    Strict,
+    None,
+}
+
+impl SameSite {
+    /// The attribute value as written in `Set-Cookie`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Lax => "Lax",
+            SameSite::Strict => "Strict",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// One social provider block (`LATCH_OIDC_<NAME>_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcProvider {
+    /// Lower-cased `<NAME>`: the `:provider` path segment.
+    pub name: String,
+    pub issuer: Url,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Cost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// Resolved configuration, with the defaults that depend on the bound address filled in
+/// by [`Settings::resolve`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub public_url: Url,
+    pub app_url: Url,
+    /// Exact origins, serialized as `scheme://host[:port]`.
+    pub allowed_origins: Vec<String>,
+    pub cookie_secure: bool,
+    pub cookie_samesite: SameSite,
+    pub session_ttl_secs: u64,
+    pub session_refresh_secs: u64,
+    pub session_max_age_secs: u64,
+    pub mail_outbox: String,
+    pub smtp_url: Option<String>,
+    pub mail_from: lettre::message::Mailbox,
+    pub turnstile_secret: Option<String>,
+    pub turnstile_verify_url: Url,
+    pub turnstile_flows: Vec<String>,
+    pub lockout_threshold: u32,
+    pub lockout_window_secs: u64,
+    pub lockout_secs: u64,
+    pub rate_limit_per_sec: u32,
+    pub rate_limit_burst: u32,
+    pub trusted_proxies: Vec<IpNet>,
+    pub password_min_length: u32,
+    pub password_min_score: u8,
+    pub password_min_classes: u8,
+    pub argon2: Argon2Cost,
+    pub oidc_providers: Vec<OidcProvider>,
+}
+
+const TURNSTILE_FLOWS: &[&str] = &[
+    "sign-up",
+    "sign-in",
+    "forget-password",
+    "resend-verification",
+    "reset-password",
+    "change-password",
+    "set-password",
+    "verify-email",
+];
+
+impl Settings {
+    /// Reads settings from the process environment only (no command line), as tests and
+    /// embedders do.
+    pub fn from_env() -> anyhow::Result<Settings> {
+        Cli::try_parse_from(["latch"])
+            .map(|cli| cli.settings)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// Checks every value and fills the defaults that depend on `bound`, the address the
+    /// listener actually got (differs from `bind` when the port is 0).
+    pub fn resolve(&self, bound: SocketAddr) -> anyhow::Result<Config> {
+        let public_url = match &self.public_url {
+            Some(u) => base_url(u, "LATCH_PUBLIC_URL")?,
+            None => Url::parse(&format!("http://{bound}")).context("bound address")?,
+        };
+        let app_url = match &self.app_url {
+            Some(u) => base_url(u, "LATCH_APP_URL")?,
+            None => public_url.clone(),
+        };
+        let allowed_origins = match &self.allowed_origins {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    let u = Url::parse(s)
+                        .with_context(|| format!("LATCH_ALLOWED_ORIGINS: `{s}` is not a URL"))?;
+                    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+                        bail!("LATCH_ALLOWED_ORIGINS: `{s}` is not an http(s) origin");
+                    }
+                    if u.path() != "/" || u.query().is_some() || !u.username().is_empty() {
+                        bail!("LATCH_ALLOWED_ORIGINS: `{s}` must be an origin only (scheme://host[:port])");
+                    }
+                    Ok(u.origin().ascii_serialization())
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            None => {
+                let mut v = vec![public_url.origin().ascii_serialization()];
+                let app = app_url.origin().ascii_serialization();
+                if !v.contains(&app) {
+                    v.push(app);
+                }
+                v
+            }
+        };
+        let cookie_secure = self.cookie_secure.unwrap_or(public_url.scheme() == "https");
+        if self.cookie_samesite == SameSite::None && !cookie_secure {
+            bail!("LATCH_COOKIE_SAMESITE=None requires Secure cookies (LATCH_COOKIE_SECURE=true)");
+        }
+        let mail_from = self
+            .mail_from
+            .parse()
+            .with_context(|| format!("LATCH_MAIL_FROM: `{}` is not a mailbox", self.mail_from))?;
+        if let Some(smtp) = &self.smtp_url {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(smtp)
+                .map_err(|e| anyhow::anyhow!("LATCH_SMTP_URL is invalid: {e}"))?;
+        }
+        let turnstile_flows = self
+            .turnstile_flows
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if TURNSTILE_FLOWS.contains(&s) {
+                    Ok(s.to_string())
+                } else {
+                    bail!(
+                        "LATCH_TURNSTILE_FLOWS: unknown flow `{s}` (known: {})",
+                        TURNSTILE_FLOWS.join(", ")
+                    )
+                }
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let trusted_proxies = self
+            .trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| anyhow::anyhow!("LATCH_TRUSTED_PROXIES: `{s}` is not a CIDR"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let argon2 = Argon2Cost {
+            memory_kib: self.argon2_memory_kib,
+            iterations: self.argon2_iterations,
+            parallelism: self.argon2_parallelism,
+        };
+        argon2::Params::new(
+            argon2.memory_kib,
+            argon2.iterations,
+            argon2.parallelism,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("LATCH_ARGON2_*: invalid argon2id cost: {e}"))?;
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
+        {
+            bail!("DATABASE_URL must start with sqlite:// or postgres://");
+        }
+        Ok(Config {
+            database_url: self.database_url.clone(),
+            bind: self.bind,
+            public_url,
+            app_url,
+            allowed_origins,
+            cookie_secure,
+            cookie_samesite: self.cookie_samesite,
+            session_ttl_secs: self.session_ttl_secs,
+            session_refresh_secs: self.session_refresh_secs,
+            session_max_age_secs: self.session_max_age_secs,
+            mail_outbox: self.mail_outbox.clone(),
+            smtp_url: self.smtp_url.clone(),
+            mail_from,
+            turnstile_secret: self.turnstile_secret.clone().filter(|s| !s.is_empty()),
+            turnstile_verify_url: self.turnstile_verify_url.clone(),
+            turnstile_flows,
+            lockout_threshold: self.lockout_threshold,
+            lockout_window_secs: self.lockout_window_secs,
+            lockout_secs: self.lockout_secs,
+            rate_limit_per_sec: self.rate_limit_per_sec,
+            rate_limit_burst: self.rate_limit_burst,
+            trusted_proxies,
+            password_min_length: self.password_min_length,
+            password_min_score: self.password_min_score,
+            password_min_classes: self.password_min_classes,
+            argon2,
+            oidc_providers: oidc_providers(std::env::vars())?,
+        })
+    }
+}
+
+/// A base URL: http(s), no query or fragment, trailing slash removed from the path.
+fn base_url(u: &Url, var: &str) -> anyhow::Result<Url> {
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        bail!("{var}: `{u}` is not an http(s) URL");
+    }
+    if u.query().is_some() || u.fragment().is_some() || !u.username().is_empty() {
+        bail!("{var}: `{u}` must not carry a query, fragment or user info");
+    }
+    let mut u = u.clone();
+    let path = u.path().trim_end_matches('/').to_string();
+    u.set_path(&path);
+    Ok(u)
+}
+
+/// Collects the `LATCH_OIDC_<NAME>_{ISSUER,CLIENT_ID,CLIENT_SECRET,SCOPES}` blocks.
+pub fn oidc_providers(
+    vars: impl Iterator<Item = (String, String)>,
+) -> anyhow::Result<Vec<OidcProvider>> {
+    let mut blocks: BTreeMap<String, BTreeMap<&'static str, String>> = BTreeMap::new();
+    for (key, value) in vars {
+        let Some(rest) = key.strip_prefix("LATCH_OIDC_") else {
+            continue;
+        };
+        let field = ["_CLIENT_SECRET", "_CLIENT_ID", "_ISSUER", "_SCOPES"]
+            .into_iter()
+            .find(|suffix| rest.ends_with(suffix));
+        let Some(field) = field else {
+            bail!(
+                "{key}: unknown OIDC setting (expected _ISSUER, _CLIENT_ID, _CLIENT_SECRET or _SCOPES)"
+            );
+        };
+        let name = rest[..rest.len() - field.len()].to_ascii_lowercase();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            bail!("{key}: the provider name must be letters, digits or underscores");
+        }
+        blocks.entry(name).or_default().insert(field, value);
+    }
+    blocks
+        .into_iter()
+        .map(|(name, mut b)| {
+            let upper = name.to_ascii_uppercase();
+            let issuer = b
+                .remove("_ISSUER")
+                .with_context(|| format!("LATCH_OIDC_{upper}_ISSUER is required"))?;
+            let issuer = Url::parse(&issuer)
+                .with_context(|| format!("LATCH_OIDC_{upper}_ISSUER: `{issuer}` is not a URL"))?;
+            let client_id = b
+                .remove("_CLIENT_ID")
+                .with_context(|| format!("LATCH_OIDC_{upper}_CLIENT_ID is required"))?;
+            let scopes = b
+                .remove("_SCOPES")
+                .unwrap_or_else(|| "openid email profile".into())
+                .split([' ', ','])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            Ok(OidcProvider {
+                name,
+                issuer,
+                client_id,
+                client_secret: b.remove("_CLIENT_SECRET"),
+                scopes,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(args: &[&str]) -> Settings {
+        let mut all = vec!["latch"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).expect("parses").settings
+    }
+
+    #[test]
+    fn defaults_follow_the_bound_address() {
+        let cfg = settings(&[])
+            .resolve("127.0.0.1:4321".parse().unwrap())
+            .unwrap();
+        assert_eq!(cfg.public_url.as_str(), "http://127.0.0.1:4321/");
+        assert_eq!(cfg.app_url, cfg.public_url);
+        assert_eq!(cfg.allowed_origins, vec!["http://127.0.0.1:4321"]);
+        assert!(!cfg.cookie_secure);
+    }
+
+    #[test]
+    fn samesite_none_requires_secure() {
+        let err = settings(&["--cookie-samesite", "None"])
+            .resolve("127.0.0.1:1".parse().unwrap())
+            .unwrap_err();
+        assert!(err.to_string().contains("Secure"), "{err}");
+        let ok = settings(&["--cookie-samesite", "none", "--cookie-secure", "true"])
+            .resolve("127.0.0.1:1".parse().unwrap());
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn invalid_numbers_are_refused_at_parse() {
+        let mut all = vec!["latch", "--lockout-threshold", "zero"];
+        assert!(Cli::try_parse_from(all.clone()).is_err());
+        all[2] = "0";
+        assert!(Cli::try_parse_from(all).is_err());
+    }
+
+    #[test]
+    fn oidc_blocks_are_grouped_by_name() {
+        let vars = [
+            ("LATCH_OIDC_ACME_ISSUER", "http://127.0.0.1:9000"),
+            ("LATCH_OIDC_ACME_CLIENT_ID", "latch"),
+            ("LATCH_OIDC_ACME_CLIENT_SECRET", "s3cret"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let providers = oidc_providers(vars.into_iter()).unwrap();
+        assert_eq!(providers.len(), 1);
+        assert_eq!(providers[0].name, "acme");
+        assert_eq!(providers[0].scopes, ["openid", "email", "profile"]);
+        let bad = [("LATCH_OIDC_ACME_CLIENT_ID".to_string(), "x".to_string())];
+        assert!(oidc_providers(bad.into_iter()).is_err());
+    }
+
+    #[test]
+    fn bad_origin_and_cidr_are_refused() {
+        let bound = "127.0.0.1:1".parse().unwrap();
+        assert!(
+            settings(&["--allowed-origins", "ftp://x"])
+                .resolve(bound)
+                .is_err()
+        );
+        assert!(
+            settings(&["--allowed-origins", "http://a.test/path"])
+                .resolve(bound)
+                .is_err()
+        );
+        assert!(
+            settings(&["--trusted-proxies", "10.0.0.0/8,nonsense"])
+                .resolve(bound)
+                .is_err()
+        );
+        assert!(
+            settings(&["--turnstile-flows", "sign-up,teleport"])
+                .resolve(bound)
+                .is_err()
+        );
+    }
+}

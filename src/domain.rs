@@ -1,0 +1,289 @@
+//! Parsed input types and small value types, with no I/O.
+//!
+//! Parse, don't validate: each adapter turns raw request fields into these types once,
+//! and the service layer only accepts the parsed forms.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use rand::RngExt;
+use serde::{Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::AppError;
+
+/// A trimmed, lower-cased, syntactically valid email address (contract §2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// Parses per the WHATWG "valid email address" grammar, at most 254 characters.
+    /// `field` names the request field for the 422 body.
+    pub fn parse(raw: &str, field: &str) -> Result<Email, AppError> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err(AppError::invalid_field(field, "Enter your email address."));
+        }
+        if email.chars().count() > 254 {
+            return Err(AppError::invalid_field(
+                field,
+                "An email address has at most 254 characters.",
+            ));
+        }
+        if !is_valid_email(&email) {
+            return Err(AppError::invalid_field(
+                field,
+                "Enter a valid email address, like name@example.com.",
+            ));
+        }
+        Ok(Email(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part before the `@`.
+    pub fn local_part(&self) -> &str {
+        self.0.split('@').next().unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".!#$%&'*+/=?^_`{|}~-".contains(c))
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..");
+    let domain_ok = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    local_ok && domain_ok
+}
+
+/// A display name: 1 to 200 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    pub fn parse(raw: &str) -> Result<Name, AppError> {
+        let name = raw.trim();
+        let len = name.chars().count();
+        if len == 0 {
+            return Err(AppError::invalid_field("name", "Enter your name."));
+        }
+        if len > 200 {
+            return Err(AppError::invalid_field(
+                "name",
+                "A name has at most 200 characters.",
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(AppError::invalid_field(
+                "name",
+                "A name cannot contain control characters.",
+            ));
+        }
+        Ok(Name(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password as typed, NFKC-normalized (NIST SP 800-63B §5.1.1.2). Its `Debug` is
+/// redacted so it can never reach a log line.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Normalizes; the policy is checked separately (`password::Policy`), because a
+    /// current password is compared as is, with no policy.
+    pub fn new(raw: &str) -> Password {
+        Password(raw.nfkc().collect())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Length in Unicode code points.
+    pub fn chars(&self) -> usize {
+        self.0.chars().count()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// Longest token accepted anywhere (contract §2).
+pub const MAX_TOKEN_LEN: usize = 512;
+
+/// A secret token: 256 random bits from the OS CSPRNG, base64url without padding.
+pub fn new_token() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::rng().random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 of a token, hex: the only form in which tokens are stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// An instant, stored as Unix epoch milliseconds and rendered as RFC 3339 in UTC
+/// (`2026-11-25T19:42:10.123Z`) through both doors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Timestamp {
+        Timestamp(Utc::now().timestamp_millis())
+    }
+
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    pub fn plus_secs(self, secs: u64) -> Timestamp {
+        Timestamp(
+            self.0
+                .saturating_add(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000)),
+        )
+    }
+
+    pub fn to_datetime(self) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(self.0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        self.to_datetime()
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .into()
+    }
+}
+impl utoipa::ToSchema for Timestamp {}
+
+/// RFC 3339 date-time in UTC.
+#[async_graphql::Scalar(name = "DateTime")]
+impl async_graphql::ScalarType for Timestamp {
+    fn parse(value: async_graphql::Value) -> async_graphql::InputValueResult<Self> {
+        match &value {
+            async_graphql::Value::String(s) => DateTime::parse_from_rfc3339(s)
+                .map(|d| Timestamp(d.timestamp_millis()))
+                .map_err(|_| async_graphql::InputValueError::expected_type(value)),
+            _ => Err(async_graphql::InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> async_graphql::Value {
+        async_graphql::Value::String(self.to_rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        let e = Email::parse("  Ada.Lovelace@Example.COM ", "email").unwrap();
+        assert_eq!(e.as_str(), "ada.lovelace@example.com");
+        assert_eq!(e.local_part(), "ada.lovelace");
+    }
+
+    #[test]
+    fn invalid_emails_are_refused() {
+        for bad in [
+            "",
+            "plain",
+            "a@",
+            "@b.com",
+            "a b@c.com",
+            "a@b..com",
+            "a@-b.com",
+            ".a@b.com",
+            "a@b.com\0",
+            "ä@b.com",
+        ] {
+            let err = Email::parse(bad, "email").unwrap_err();
+            assert_eq!(err.code, "VALIDATION_ERROR", "{bad:?}");
+        }
+        let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(186));
+        assert_eq!(long.len(), 255);
+        assert!(Email::parse(&long, "email").is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(Name::parse("  Ada ").unwrap().as_str(), "Ada");
+        assert!(Name::parse("   ").is_err());
+        assert!(Name::parse(&"n".repeat(201)).is_err());
+        assert!(Name::parse(&"ñ".repeat(200)).is_ok());
+    }
+
+    #[test]
+    fn tokens_are_long_random_and_hashed() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+
+    #[test]
+    fn passwords_are_nfkc_normalized_and_redacted() {
+        let p = Password::new("ﬁancé");
+        assert_eq!(p.expose(), "fiancé");
+        assert_eq!(format!("{p:?}"), "Password(***)");
+    }
+
+    #[test]
+    fn timestamps_render_rfc3339_utc() {
+        assert_eq!(
+            Timestamp(1_764_099_730_123).to_rfc3339(),
+            "2025-11-25T19:42:10.123Z"
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! Request inputs. Each struct is both the REST JSON body (serde, OpenAPI) and the
+//! GraphQL `input` object, so the two doors take exactly the same fields. Unknown JSON
+//! fields are ignored (contract §2).
+
+use async_graphql::InputObject;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "SignUpEmailInput")]
+pub struct SignUpEmail {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    /// Where the verification link leads after verifying (relative path or allowed origin).
+    #[serde(rename = "callbackURL", default)]
+    #[graphql(name = "callbackURL")]
+    pub callback_url: Option<String>,
+    /// Turnstile token (or header `X-Turnstile-Token`).
+    #[serde(default)]
+    pub turnstile_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "SignInEmailInput")]
+pub struct SignInEmail {
+    pub email: String,
+    pub password: String,
+    /// false: a browser-session cookie and a session of at most one day.
+    #[serde(default)]
+    pub remember_me: Option<bool>,
+    #[serde(default)]
+    pub turnstile_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "ForgetPasswordInput")]
+pub struct ForgetPassword {
+    pub email: String,
+    /// Base of the mailed link (`redirectTo?token=…`); default `<app URL>/reset-password`.
+    #[serde(default)]
+    pub redirect_to: Option<String>,
+    #[serde(default)]
+    pub turnstile_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "ResetPasswordInput")]
+pub struct ResetPassword {
+    pub token: String,
+    pub new_password: String,
+    #[serde(default)]
+    pub turnstile_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "ChangePasswordInput")]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+    /// Default true; the current session is kept either way.
+    #[serde(default)]
+    pub revoke_other_sessions: Option<bool>,
+    #[serde(default)]
+    pub turnstile_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "SetPasswordInput")]
+pub struct SetPassword {
+    pub new_password: String,
+    #[serde(default)]
+    pub turnstile_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "VerifyEmailInput")]
+pub struct VerifyEmail {
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "ResendVerificationInput")]
+pub struct ResendVerification {
+    pub email: String,
+    #[serde(rename = "callbackURL", default)]
+    #[graphql(name = "callbackURL")]
+    pub callback_url: Option<String>,
+    #[serde(default)]
+    pub turnstile_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "UnlinkProviderInput")]
+pub struct UnlinkProvider {
+    /// `credential` or a provider name.
+    pub provider: String,
+    #[serde(default)]
+    pub account_id: Option<String>,
+}
+
+/// Query of `GET /auth/verify-email`.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VerifyEmailQuery {
+    pub token: Option<String>,
+    #[serde(rename = "callbackURL")]
+    #[param(rename = "callbackURL")]
+    pub callback_url: Option<String>,
+}
+
+/// Query of `GET /reset-password`.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TokenQuery {
+    pub token: Option<String>,
+}

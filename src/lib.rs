@@ -1,0 +1,33 @@
+//! latch: the account and session service behind a workspace dashboard.
+//!
+//! Dependencies run one way: `startup → {rest, graphql} → service → {store, mail,
+//! password}`; `config`, `domain`, `error`, `model` and `inputs` are leaves.
+
+/// Settings from the environment (contract §1).
+pub mod config;
+/// Parsed inputs and value types: Email, Name, Password, tokens, timestamps.
+pub mod domain;
+/// The one error type and its REST and GraphQL renderings (contract §3).
+pub mod error;
+/// The GraphQL door.
+pub mod graphql;
+/// Request inputs shared by both doors.
+pub mod inputs;
+/// Outgoing mail: file outbox or SMTP.
+pub mod mail;
+/// Response types shared by both doors.
+pub mod model;
+/// argon2id hashing and the password policy.
+pub mod password;
+/// Redirect target allowlist.
+pub mod redirect;
+/// The REST door and its OpenAPI document.
+pub mod rest;
+/// Account and session operations.
+pub mod service;
+/// Building and running the HTTP server.
+pub mod startup;
+/// SQL over SQLite (and PostgreSQL) through sqlx Any.
+pub mod store;
+/// HTTP plumbing: cookies, tokens, client IP, body rules.
+pub mod web;

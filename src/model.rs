@@ -1,0 +1,162 @@
+//! Response types, shared by REST (serde + OpenAPI) and GraphQL (SimpleObject), so the
+//! two doors render the same fields with the same names.
+
+use async_graphql::SimpleObject;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::Timestamp;
+use crate::store::{SessionRow, UserRow};
+
+/// An account.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// UUID.
+    pub id: String,
+    /// Lower-case email address.
+    pub email: String,
+    pub name: String,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<&UserRow> for User {
+    fn from(u: &UserRow) -> Self {
+        User {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            email_verified: u.email_verified,
+            image: u.image.clone(),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// A session; its secret token is never part of it.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<&SessionRow> for Session {
+    fn from(s: &SessionRow) -> Self {
+        Session {
+            id: s.id.clone(),
+            user_id: s.user_id.clone(),
+            expires_at: s.expires_at,
+            created_at: s.created_at,
+            ip_address: s.ip_address.clone(),
+            user_agent: s.user_agent.clone(),
+        }
+    }
+}
+
+/// A workspace the user belongs to, with the user's role in it.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    /// `owner`, `admin` or `member`.
+    pub role: String,
+}
+
+/// `GET /auth/me`, query `me`.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    pub user: User,
+    pub workspaces: Vec<Workspace>,
+    /// The personal workspace once setup is finalized, else null.
+    pub active_workspace_id: Option<String>,
+}
+
+/// `GET /auth/session`, query `session`.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub session: Session,
+    pub user: User,
+}
+
+/// `POST /auth/sign-up/email`, mutation `signUpEmail`.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignUpResult {
+    pub user: User,
+    /// Always true: the answer does not tell whether an email went out.
+    pub verification_sent: bool,
+}
+
+/// `POST /auth/sign-in/email`, mutation `signInEmail`.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInResult {
+    pub user: User,
+    pub session: Session,
+    /// The session token, for `Authorization: Bearer` clients.
+    pub token: String,
+}
+
+/// `GET /auth/verify-email`, mutation `verifyEmail`.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyEmailResult {
+    pub user: User,
+    pub session: Session,
+}
+
+/// `{status: true}` answers.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+pub struct StatusResult {
+    pub status: bool,
+}
+
+/// `{success: true}`, the logout answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SuccessResult {
+    pub success: bool,
+}
+
+/// One way to sign in.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedAccount {
+    /// `credential` or a provider name.
+    pub provider: String,
+    /// The user's id for `credential`; the provider's subject (`sub`) otherwise.
+    pub account_id: String,
+    pub created_at: Timestamp,
+}
+
+/// `GET /auth/linked-accounts`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LinkedAccounts {
+    pub accounts: Vec<LinkedAccount>,
+}
+
+/// `GET /auth/two-factor/status`, query `twoFactorStatus`.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+pub struct TwoFactorStatus {
+    pub enabled: bool,
+    pub methods: Vec<String>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `unavailable` when the database does not answer.
+    pub status: String,
+}

@@ -1,0 +1,833 @@
+//! Storage: every SQL statement latch runs.
+//!
+//! One store over sqlx's `Any` driver, so the same statements serve SQLite and
+//! PostgreSQL: `$N` placeholders, portable types only (TEXT ids, BIGINT epoch
+//! milliseconds, INTEGER 0/1 booleans), `ON CONFLICT` and `RETURNING`, which both
+//! accept. Anything that must be atomic across concurrent requests (or several
+//! latch instances) is one statement or one transaction that starts with a write.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::domain::Timestamp;
+
+/// Which database `DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The shared connection pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A user as stored.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    pub password_hash: Option<String>,
+    pub personal_workspace_id: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A session as stored (never its token, only the token's hash).
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub expires_at: Timestamp,
+    pub max_expires_at: Timestamp,
+    pub refreshed_at: Timestamp,
+    pub persistent: bool,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// A one-time token that was just consumed.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub id: String,
+    pub user_id: String,
+    pub password_hash: Option<String>,
+    pub name: Option<String>,
+    pub callback_url: Option<String>,
+}
+
+/// The purposes of one-time tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::VerifyEmail => "verify-email",
+            Purpose::ResetPassword => "reset-password",
+        }
+    }
+}
+
+/// A new one-time token.
+pub struct NewToken<'a> {
+    pub purpose: Purpose,
+    pub user_id: &'a str,
+    pub token_hash: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub callback_url: Option<&'a str>,
+    pub expires_at: Timestamp,
+}
+
+/// A new session.
+pub struct NewSession<'a> {
+    pub token_hash: &'a str,
+    pub user_id: &'a str,
+    pub expires_at: Timestamp,
+    pub max_expires_at: Timestamp,
+    pub persistent: bool,
+    pub ip_address: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// A workspace membership of a user.
+#[derive(Debug, Clone)]
+pub struct MembershipRow {
+    pub workspace_id: String,
+    pub name: String,
+    pub slug: String,
+    pub role: String,
+}
+
+/// A linked social identity.
+#[derive(Debug, Clone)]
+pub struct LinkedRow {
+    pub provider: String,
+    pub subject: String,
+    pub created_at: Timestamp,
+}
+
+/// Outcome of recording a failed sign-in.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureCount {
+    pub failures: i64,
+    pub locked_until: Option<Timestamp>,
+}
+
+const USER_COLUMNS: &str = "id, email, name, email_verified, image, password_hash, personal_workspace_id, created_at, updated_at";
+
+fn user_row(r: &AnyRow) -> Result<UserRow, sqlx::Error> {
+    Ok(UserRow {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        name: r.try_get("name")?,
+        email_verified: r.try_get::<i64, _>("email_verified")? != 0,
+        image: r.try_get("image")?,
+        password_hash: r.try_get("password_hash")?,
+        personal_workspace_id: r.try_get("personal_workspace_id")?,
+        created_at: Timestamp(r.try_get("created_at")?),
+        updated_at: Timestamp(r.try_get("updated_at")?),
+    })
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Store {
+    /// Connects, creating the SQLite file and its folder when needed.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://");
+        };
+        if backend == Backend::Sqlite {
+            if let Some(dir) = sqlite_parent_dir(url) {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating database folder {}", dir.display()))?;
+            }
+        }
+        let options = AnyConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; NORMAL is durable
+                        // across application crashes in WAL mode.
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .context("connecting to the database")?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite")
+                .run(&self.pool)
+                .await
+                .context("applying SQLite migrations")?,
+            Backend::Postgres => anyhow::bail!(
+                "PostgreSQL is not supported by this version of latch yet; use a sqlite:// URL"
+            ),
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    // ---- users -------------------------------------------------------------------
+
+    pub async fn user_by_email(&self, email: &str) -> sqlx::Result<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_row)
+            .transpose()
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> sqlx::Result<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_row)
+            .transpose()
+    }
+
+    /// Inserts an unverified user without a password; `None` when the email is taken
+    /// (the unique index decides, so concurrent sign-ups leave one account).
+    pub async fn insert_unverified_user(
+        &self,
+        email: &str,
+        name: &str,
+    ) -> sqlx::Result<Option<String>> {
+        let id = new_id();
+        let now = Timestamp::now().millis();
+        let done = sqlx::query(
+            "INSERT INTO users (id, email, name, email_verified, created_at, updated_at) \
+             VALUES ($1, $2, $3, 0, $4, $4) ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(email)
+        .bind(name)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok((done.rows_affected() == 1).then_some(id))
+    }
+
+    pub async fn set_password(&self, user_id: &str, hash: Option<&str>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(Timestamp::now().millis())
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the password only if none is set; false when one already was.
+    pub async fn set_password_if_none(&self, user_id: &str, hash: &str) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1, updated_at = $2 \
+             WHERE id = $3 AND password_hash IS NULL",
+        )
+        .bind(hash)
+        .bind(Timestamp::now().millis())
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- one-time tokens ---------------------------------------------------------
+
+    pub async fn insert_token(&self, t: NewToken<'_>) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO one_time_tokens \
+             (id, token_hash, user_id, purpose, password_hash, name, callback_url, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(new_id())
+        .bind(t.token_hash)
+        .bind(t.user_id)
+        .bind(t.purpose.as_str())
+        .bind(t.password_hash)
+        .bind(t.name)
+        .bind(t.callback_url)
+        .bind(t.expires_at.millis())
+        .bind(Timestamp::now().millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Voids every outstanding token of `purpose` for the user.
+    pub async fn void_tokens(&self, user_id: &str, purpose: Purpose) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE one_time_tokens SET consumed_at = $1 \
+             WHERE user_id = $2 AND purpose = $3 AND consumed_at IS NULL",
+        )
+        .bind(Timestamp::now().millis())
+        .bind(user_id)
+        .bind(purpose.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The user of a usable (unexpired, unused) reset token, without consuming it.
+    pub async fn reset_token_user(&self, token_hash: &str) -> sqlx::Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT user_id FROM one_time_tokens WHERE token_hash = $1 \
+             AND purpose = 'reset-password' AND consumed_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(Timestamp::now().millis())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.try_get("user_id")).transpose()
+    }
+
+    /// Password hashes bound to the user's outstanding (unexpired, unused) verification links.
+    pub async fn outstanding_signup_hashes(&self, user_id: &str) -> sqlx::Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT password_hash FROM one_time_tokens \
+             WHERE user_id = $1 AND purpose = 'verify-email' AND consumed_at IS NULL \
+             AND expires_at > $2 AND password_hash IS NOT NULL ORDER BY created_at DESC",
+        )
+        .bind(user_id)
+        .bind(Timestamp::now().millis())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| r.try_get("password_hash")).collect()
+    }
+
+    /// The password hash, name and callback of the newest sign-up request of the user.
+    pub async fn newest_signup(
+        &self,
+        user_id: &str,
+    ) -> sqlx::Result<Option<(Option<String>, Option<String>, Option<String>)>> {
+        let row = sqlx::query(
+            "SELECT password_hash, name, callback_url FROM one_time_tokens \
+             WHERE user_id = $1 AND purpose = 'verify-email' \
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get("password_hash")?,
+                r.try_get("name")?,
+                r.try_get("callback_url")?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Verifies an account from a verification link, atomically: the link is consumed
+    /// (exactly once, even under concurrency), every other outstanding link of the user
+    /// is voided, and the link's password and name are applied. `None`: the token is
+    /// unknown, used, voided or expired.
+    pub async fn consume_verification(&self, token_hash: &str) -> sqlx::Result<Option<TokenRow>> {
+        let now = Timestamp::now().millis();
+        let mut tx = self.pool.begin().await?;
+        let Some(token) = consume_in(&mut tx, token_hash, Purpose::VerifyEmail, now).await? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE one_time_tokens SET consumed_at = $1 \
+             WHERE user_id = $2 AND purpose = 'verify-email' AND consumed_at IS NULL",
+        )
+        .bind(now)
+        .bind(&token.user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE users SET email_verified = 1, \
+             password_hash = COALESCE($1, password_hash), name = COALESCE($2, name), updated_at = $3 \
+             WHERE id = $4",
+        )
+        .bind(token.password_hash.as_deref())
+        .bind(token.name.as_deref())
+        .bind(now)
+        .bind(&token.user_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(token))
+    }
+
+    /// Completes a password reset atomically: consumes the reset token, sets the
+    /// password, marks the email verified, voids outstanding verification and reset
+    /// links, and revokes every session. Returns the user id, or `None` for a bad token.
+    pub async fn consume_reset(
+        &self,
+        token_hash: &str,
+        new_hash: &str,
+    ) -> sqlx::Result<Option<String>> {
+        let now = Timestamp::now().millis();
+        let mut tx = self.pool.begin().await?;
+        let Some(token) = consume_in(&mut tx, token_hash, Purpose::ResetPassword, now).await?
+        else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE one_time_tokens SET consumed_at = $1 WHERE user_id = $2 AND consumed_at IS NULL",
+        )
+        .bind(now)
+        .bind(&token.user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $1, email_verified = 1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(new_hash)
+        .bind(now)
+        .bind(&token.user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(&token.user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(token.user_id))
+    }
+
+    // ---- email accounting --------------------------------------------------------
+
+    /// Records an email about to be sent to the user, unless the user already got
+    /// `hourly_cap` emails in the last hour, or (with `cooldown_since`) a verification
+    /// email after that instant. One statement, so concurrent requests cannot both pass.
+    pub async fn reserve_email(
+        &self,
+        user_id: &str,
+        kind: &str,
+        hourly_cap: i64,
+        cooldown_since: Option<Timestamp>,
+    ) -> sqlx::Result<bool> {
+        let now = Timestamp::now();
+        let hour_ago = now.millis() - 3_600_000;
+        // With no cooldown, compare against a time in the future so nothing matches.
+        let cooldown = cooldown_since.map_or(i64::MAX, Timestamp::millis);
+        let done = sqlx::query(
+            "INSERT INTO email_log (id, user_id, kind, sent_at) \
+             SELECT $1, $2, $3, $4 \
+             WHERE (SELECT COUNT(*) FROM email_log WHERE user_id = $2 AND sent_at > $5) < $6 \
+             AND NOT EXISTS (SELECT 1 FROM email_log \
+                 WHERE user_id = $2 AND kind = 'verify-email' AND sent_at > $7)",
+        )
+        .bind(new_id())
+        .bind(user_id)
+        .bind(kind)
+        .bind(now.millis())
+        .bind(hour_ago)
+        .bind(hourly_cap)
+        .bind(cooldown)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- sessions ----------------------------------------------------------------
+
+    pub async fn insert_session(&self, s: NewSession<'_>) -> sqlx::Result<SessionRow> {
+        let now = Timestamp::now();
+        let row = SessionRow {
+            id: new_id(),
+            user_id: s.user_id.to_string(),
+            expires_at: s.expires_at,
+            max_expires_at: s.max_expires_at,
+            refreshed_at: now,
+            persistent: s.persistent,
+            ip_address: s.ip_address.map(str::to_string),
+            user_agent: s.user_agent.map(str::to_string),
+            created_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO sessions (id, token_hash, user_id, expires_at, max_expires_at, refreshed_at, \
+             persistent, ip_address, user_agent, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&row.id)
+        .bind(s.token_hash)
+        .bind(&row.user_id)
+        .bind(row.expires_at.millis())
+        .bind(row.max_expires_at.millis())
+        .bind(now.millis())
+        .bind(i64::from(row.persistent))
+        .bind(row.ip_address.as_deref())
+        .bind(row.user_agent.as_deref())
+        .bind(now.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
+    /// The unexpired session with this token hash, and its user.
+    pub async fn session_by_token(
+        &self,
+        token_hash: &str,
+    ) -> sqlx::Result<Option<(SessionRow, UserRow)>> {
+        let sql = format!(
+            "SELECT s.id AS s_id, s.user_id, s.expires_at, s.max_expires_at, s.refreshed_at, \
+             s.persistent, s.ip_address, s.user_agent, s.created_at AS s_created_at, \
+             {} FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+            USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .bind(Timestamp::now().millis())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let session = SessionRow {
+            id: r.try_get("s_id")?,
+            user_id: r.try_get("user_id")?,
+            expires_at: Timestamp(r.try_get("expires_at")?),
+            max_expires_at: Timestamp(r.try_get("max_expires_at")?),
+            refreshed_at: Timestamp(r.try_get("refreshed_at")?),
+            persistent: r.try_get::<i64, _>("persistent")? != 0,
+            ip_address: r.try_get("ip_address")?,
+            user_agent: r.try_get("user_agent")?,
+            created_at: Timestamp(r.try_get("s_created_at")?),
+        };
+        Ok(Some((session, user_row(&r)?)))
+    }
+
+    pub async fn extend_session(&self, id: &str, expires_at: Timestamp) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sessions SET expires_at = $1, refreshed_at = $2 WHERE id = $3")
+            .bind(expires_at.millis())
+            .bind(Timestamp::now().millis())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session_by_token(&self, token_hash: &str) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes every session of the user except `keep` (a session id).
+    pub async fn delete_sessions_of(&self, user_id: &str, keep: Option<&str>) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user_id)
+            .bind(keep.unwrap_or(""))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- lockout -----------------------------------------------------------------
+
+    /// When the email is locked, the instant the lock ends.
+    pub async fn locked_until(&self, email: &str) -> sqlx::Result<Option<Timestamp>> {
+        let row = sqlx::query("SELECT locked_until FROM sign_in_failures WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        let until: Option<i64> = match row {
+            Some(r) => r.try_get("locked_until")?,
+            None => None,
+        };
+        let now = Timestamp::now();
+        Ok(until.map(Timestamp).filter(|u| *u > now))
+    }
+
+    /// Counts one failed sign-in for the email, atomically (one upsert). The count
+    /// restarts when the window has passed or an earlier lock has ended; reaching
+    /// `threshold` sets the lock.
+    pub async fn record_failure(
+        &self,
+        email: &str,
+        window_secs: u64,
+        threshold: u32,
+        lock_secs: u64,
+    ) -> sqlx::Result<FailureCount> {
+        let now = Timestamp::now();
+        let window_start = now.millis() - i64::try_from(window_secs * 1000).unwrap_or(i64::MAX);
+        let row = sqlx::query(
+            "INSERT INTO sign_in_failures (email, failures, first_failure_at, locked_until) \
+             VALUES ($1, 1, $2, CASE WHEN 1 >= $4 THEN $5 ELSE NULL END) \
+             ON CONFLICT (email) DO UPDATE SET \
+               failures = CASE WHEN sign_in_failures.first_failure_at <= $3 \
+                   OR (sign_in_failures.locked_until IS NOT NULL AND sign_in_failures.locked_until <= $2) \
+                   THEN 1 ELSE sign_in_failures.failures + 1 END, \
+               first_failure_at = CASE WHEN sign_in_failures.first_failure_at <= $3 \
+                   OR (sign_in_failures.locked_until IS NOT NULL AND sign_in_failures.locked_until <= $2) \
+                   THEN $2 ELSE sign_in_failures.first_failure_at END, \
+               locked_until = CASE WHEN (CASE WHEN sign_in_failures.first_failure_at <= $3 \
+                   OR (sign_in_failures.locked_until IS NOT NULL AND sign_in_failures.locked_until <= $2) \
+                   THEN 1 ELSE sign_in_failures.failures + 1 END) >= $4 \
+                   THEN $5 ELSE NULL END \
+             RETURNING failures, locked_until",
+        )
+        .bind(email)
+        .bind(now.millis())
+        .bind(window_start)
+        .bind(i64::from(threshold))
+        .bind(now.plus_secs(lock_secs).millis())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(FailureCount {
+            failures: row.try_get("failures")?,
+            locked_until: row
+                .try_get::<Option<i64>, _>("locked_until")?
+                .map(Timestamp),
+        })
+    }
+
+    pub async fn clear_failures(&self, email: &str) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
+            .bind(email)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- workspaces --------------------------------------------------------------
+
+    /// Creates the user's personal workspace (role `owner`) unless setup was already
+    /// finalized. The claim on `personal_workspace_id` is the first write of the
+    /// transaction, so this happens exactly once even when two requests race.
+    pub async fn finalize_setup(&self, user_id: &str, name: &str, slug: &str) -> sqlx::Result<()> {
+        let now = Timestamp::now().millis();
+        let ws = new_id();
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE users SET personal_workspace_id = $1, updated_at = $2 \
+             WHERE id = $3 AND personal_workspace_id IS NULL",
+        )
+        .bind(&ws)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        sqlx::query("INSERT INTO workspaces (id, name, slug, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&ws)
+            .bind(name)
+            .bind(slug)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO workspace_members (workspace_id, user_id, role, created_at) \
+             VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(&ws)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    pub async fn memberships(&self, user_id: &str) -> sqlx::Result<Vec<MembershipRow>> {
+        let rows = sqlx::query(
+            "SELECT w.id, w.name, w.slug, m.role FROM workspace_members m \
+             JOIN workspaces w ON w.id = m.workspace_id \
+             WHERE m.user_id = $1 ORDER BY m.created_at, w.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MembershipRow {
+                    workspace_id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    slug: r.try_get("slug")?,
+                    role: r.try_get("role")?,
+                })
+            })
+            .collect()
+    }
+
+    // ---- linked accounts and second factors ----------------------------------------
+
+    pub async fn linked_accounts(&self, user_id: &str) -> sqlx::Result<Vec<LinkedRow>> {
+        let rows = sqlx::query(
+            "SELECT provider, subject, created_at FROM linked_accounts \
+             WHERE user_id = $1 ORDER BY created_at, provider",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LinkedRow {
+                    provider: r.try_get("provider")?,
+                    subject: r.try_get("subject")?,
+                    created_at: Timestamp(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Removes linked identities of `provider` (one subject, or all); the count removed.
+    pub async fn unlink(
+        &self,
+        user_id: &str,
+        provider: &str,
+        subject: Option<&str>,
+    ) -> sqlx::Result<u64> {
+        let done = match subject {
+            Some(s) => sqlx::query(
+                "DELETE FROM linked_accounts WHERE user_id = $1 AND provider = $2 AND subject = $3",
+            )
+            .bind(user_id)
+            .bind(provider)
+            .bind(s)
+            .execute(&self.pool)
+            .await?,
+            None => {
+                sqlx::query("DELETE FROM linked_accounts WHERE user_id = $1 AND provider = $2")
+                    .bind(user_id)
+                    .bind(provider)
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
+        Ok(done.rows_affected())
+    }
+
+    /// Enabled second-factor methods of the user.
+    pub async fn two_factor_methods(&self, user_id: &str) -> sqlx::Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT method FROM two_factor_methods \
+             WHERE user_id = $1 AND enabled = 1 ORDER BY method",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| r.try_get("method")).collect()
+    }
+}
+
+/// Consumes one token inside a transaction: a single conditional UPDATE, so only one
+/// of several concurrent uses can succeed.
+async fn consume_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    token_hash: &str,
+    purpose: Purpose,
+    now: i64,
+) -> sqlx::Result<Option<TokenRow>> {
+    let row = sqlx::query(
+        "UPDATE one_time_tokens SET consumed_at = $1 \
+         WHERE token_hash = $2 AND purpose = $3 AND consumed_at IS NULL AND expires_at > $1 \
+         RETURNING id, user_id, password_hash, name, callback_url",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .bind(purpose.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| {
+        Ok(TokenRow {
+            id: r.try_get("id")?,
+            user_id: r.try_get("user_id")?,
+            password_hash: r.try_get("password_hash")?,
+            name: r.try_get("name")?,
+            callback_url: r.try_get("callback_url")?,
+        })
+    })
+    .transpose()
+}
+
+/// The folder of a `sqlite://path?…` URL, when it names a file in a folder.
+fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_folder_is_found() {
+        assert_eq!(
+            sqlite_parent_dir("sqlite://data/latch.db?mode=rwc"),
+            Some("data".into())
+        );
+        assert_eq!(sqlite_parent_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_parent_dir("sqlite://latch.db"), None);
+    }
+}
