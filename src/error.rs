@@ -171,10 +171,18 @@ impl AppError {
     }
     /// 422 with messages per field.
     pub fn validation(fields: FieldErrors) -> Self {
+        // The message repeats every field message, so a client that shows only
+        // `message` still tells the person what to change.
+        let message = fields
+            .values()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
         let mut e = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "VALIDATION_ERROR",
-            "Some fields are invalid.",
+            message,
         );
         e.fields = Some(fields);
         e

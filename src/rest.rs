@@ -4,7 +4,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -68,6 +68,15 @@ async fn principal(
         cookies.push(session_cookie(state.config(), t, max_age));
     }
     Ok((p, cookies))
+}
+
+/// A 302 to an allowlisted URL (contract §4 names 302 for browser redirects).
+fn found(url: &url::Url) -> Response {
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, url.as_str().to_string())],
+    )
+        .into_response()
 }
 
 fn with_cookies(body: impl IntoResponse, cookies: &[String]) -> Response {
@@ -268,7 +277,7 @@ async fn verify_email(
             let s = &v.signed_in;
             let cookie = session_cookie(state.config(), &s.token, s.cookie_max_age);
             Ok(match v.redirect {
-                Some(url) => with_cookies(Redirect::to(url.as_str()), &[cookie]),
+                Some(url) => with_cookies(found(&url), &[cookie]),
                 None => with_cookies(Json(s.to_verify_result()), &[cookie]),
             })
         }
@@ -284,8 +293,7 @@ async fn verify_email(
                 Ok(Some(url)) => {
                     e.log();
                     let code = e.reason.unwrap_or(e.code);
-                    let mut res =
-                        Redirect::to(with_query(&url, "error", code).as_str()).into_response();
+                    let mut res = found(&with_query(&url, "error", code));
                     if let Some(secs) = e.retry_after {
                         res.headers_mut().insert(header::RETRY_AFTER, secs.into());
                     }

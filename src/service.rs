@@ -741,7 +741,8 @@ fn session_lifetimes(cfg: &Config, remember: bool) -> (u64, u64) {
 }
 
 fn remaining_secs(s: &SessionRow) -> i64 {
-    ((s.expires_at.millis() - Timestamp::now().millis()) / 1000).max(0)
+    // Rounded up: a session created with a 100 s lifetime says Max-Age=100.
+    ((s.expires_at.millis() - Timestamp::now().millis() + 999) / 1000).max(0)
 }
 
 /// Combines several 422 errors into one body; any other error wins as is.

@@ -160,11 +160,11 @@ impl Store {
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://");
         };
-        if backend == Backend::Sqlite {
-            if let Some(dir) = sqlite_parent_dir(url) {
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating database folder {}", dir.display()))?;
-            }
+        if backend == Backend::Sqlite
+            && let Some(dir) = sqlite_parent_dir(url)
+        {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating database folder {}", dir.display()))?;
         }
         let options = AnyConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
         let pool = AnyPoolOptions::new()

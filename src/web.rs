@@ -56,25 +56,26 @@ impl PresentedToken {
             .and_then(|v| v.to_str().ok())
         {
             let mut parts = auth.splitn(2, ' ');
-            if let (Some(scheme), Some(value)) = (parts.next(), parts.next()) {
-                if scheme.eq_ignore_ascii_case("bearer") {
-                    return PresentedToken {
-                        token: Some(value.trim().to_string()),
-                        from_cookie: false,
-                    };
-                }
+            if let (Some(scheme), Some(value)) = (parts.next(), parts.next())
+                && scheme.eq_ignore_ascii_case("bearer")
+            {
+                return PresentedToken {
+                    token: Some(value.trim().to_string()),
+                    from_cookie: false,
+                };
             }
         }
         for value in headers.get_all(header::COOKIE) {
             let Ok(s) = value.to_str() else { continue };
             for pair in s.split(';') {
-                if let Some((k, v)) = pair.trim().split_once('=') {
-                    if k == SESSION_COOKIE && !v.is_empty() {
-                        return PresentedToken {
-                            token: Some(v.to_string()),
-                            from_cookie: true,
-                        };
-                    }
+                if let Some((k, v)) = pair.trim().split_once('=')
+                    && k == SESSION_COOKIE
+                    && !v.is_empty()
+                {
+                    return PresentedToken {
+                        token: Some(v.to_string()),
+                        from_cookie: true,
+                    };
                 }
             }
         }

@@ -1,0 +1,350 @@
+//! Test harness: the real latch on a random port with a fresh database and outbox.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use latch::config::Cli;
+use latch::startup::Application;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+/// A strong password that passes the default policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const OTHER_PASSWORD: &str = "violet submarine orchestra 1987";
+
+/// A running latch with its own database and outbox.
+pub struct TestApp {
+    pub addr: String,
+    pub client: reqwest::Client,
+    pub outbox: PathBuf,
+    pub db_url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// One HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    /// The `Set-Cookie` for `session_token`, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("session_token="))
+            .map(str::to_string)
+    }
+
+    /// The session token from `Set-Cookie`.
+    pub fn token(&self) -> String {
+        let c = self.session_cookie().expect("a session cookie");
+        c["session_token=".len()..]
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `extensions` of the first GraphQL error.
+    pub fn gql_ext(&self) -> &Value {
+        &self.body["errors"][0]["extensions"]
+    }
+}
+
+/// Starts latch with test defaults plus `extra` command-line settings.
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("latch.db");
+    let outbox = dir.path().join("outbox");
+    let db_url = format!("sqlite://{}?mode=rwc", db.display());
+    let outbox_s = outbox.display().to_string();
+    let mut args = vec![
+        "latch",
+        "--bind",
+        "127.0.0.1:0",
+        "--database-url",
+        &db_url,
+        "--mail-outbox",
+        &outbox_s,
+        // Tests lower the argon2 cost; the cost itself is checked in password.rs.
+        "--argon2-memory-kib",
+        "256",
+        "--argon2-iterations",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    let settings = Cli::try_parse_from(args).expect("test settings").settings;
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
+    }
+    let app = Application::build(settings).await.expect("app builds");
+    let addr = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("latch-tests")
+        .build()
+        .unwrap();
+    TestApp {
+        addr,
+        client,
+        outbox,
+        db_url,
+        _dir: dir,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+async fn read(res: reqwest::Response) -> Reply {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    pub async fn post(&self, path: &str, body: Value, token: Option<&str>) -> Reply {
+        let mut req = self.client.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.header("cookie", format!("session_token={t}"));
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Reply {
+        let mut req = self.client.post(self.url(path)).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.header("cookie", format!("session_token={t}"));
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> Reply {
+        let req = self.client.get(self.url(path)).bearer_auth(token);
+        read(req.send().await.unwrap()).await
+    }
+
+    /// A GraphQL operation over POST, with the session cookie when given.
+    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Reply {
+        self.post(
+            "/graphql",
+            json!({"query": query, "variables": variables}),
+            token,
+        )
+        .await
+    }
+
+    /// Signs up through REST and asserts success.
+    pub async fn sign_up(&self, email: &str, password: &str, name: &str) -> Reply {
+        let r = self
+            .post(
+                "/auth/sign-up/email",
+                json!({"email": email, "password": password, "name": name}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r
+    }
+
+    /// Signs up, follows the verification link, returns the session token.
+    pub async fn verified_user(&self, email: &str) -> String {
+        self.sign_up(email, PASSWORD, "Test User").await;
+        let link = self.wait_link(email, "verify-email", 1).await;
+        let r = self.get(&path_of(&link), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.token()
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
+        self.post(
+            "/auth/sign-in/email",
+            json!({"email": email, "password": password}),
+            None,
+        )
+        .await
+    }
+
+    /// Emails written to the outbox for `to`, as (subject, text part, html part), oldest first.
+    pub fn emails_to(&self, to: &str) -> Vec<(String, String, String)> {
+        read_outbox(&self.outbox, to)
+    }
+
+    /// Waits until `n` emails whose link contains `needle` reached `to`, and returns
+    /// the link of the newest.
+    pub async fn wait_link(&self, to: &str, needle: &str, n: usize) -> String {
+        for _ in 0..200 {
+            let links: Vec<String> = self
+                .emails_to(to)
+                .iter()
+                .filter_map(|(_, text, _)| link_in(text))
+                .filter(|l| l.contains(needle))
+                .collect();
+            if links.len() >= n {
+                return links[n - 1].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no email #{n} with a {needle} link reached {to}");
+    }
+
+    /// Asserts that, after the background work had time to run, exactly `n` emails
+    /// reached `to`.
+    pub async fn settle_and_count(&self, to: &str, n: usize) {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(self.emails_to(to).len(), n, "emails to {to}");
+    }
+
+    /// Runs one SQL statement against the app's database (seeding what a later
+    /// feature's flow would write, e.g. a linked identity).
+    pub async fn sql(&self, statement: &str, binds: &[&str]) {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.db_url).await.unwrap();
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(statement.to_string()));
+        for b in binds {
+            q = q.bind(b.to_string());
+        }
+        q.execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// Reads `.eml` files addressed to `to`.
+pub fn read_outbox(dir: &Path, to: &str) -> Vec<(String, String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut mails: Vec<(std::time::SystemTime, String, (String, String, String))> = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "eml") {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        if let Some(parsed) = parse_mail(&bytes, to) {
+            let time = e.metadata().and_then(|m| m.modified()).unwrap();
+            mails.push((time, path.display().to_string(), parsed));
+        }
+    }
+    mails.sort_by(|a, b| (a.0, &a.2.1).cmp(&(b.0, &b.2.1)));
+    mails.into_iter().map(|m| m.2).collect()
+}
+
+/// (subject, text, html) of a message addressed to `to`.
+pub fn parse_mail(bytes: &[u8], to: &str) -> Option<(String, String, String)> {
+    let msg = mail_parser::MessageParser::default().parse(bytes)?;
+    let rcpt = msg
+        .to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(str::to_string)?;
+    if !rcpt.eq_ignore_ascii_case(to) {
+        return None;
+    }
+    Some((
+        msg.subject().unwrap_or_default().to_string(),
+        msg.body_text(0).unwrap_or_default().to_string(),
+        msg.body_html(0).unwrap_or_default().to_string(),
+    ))
+}
+
+/// The first http(s) URL in a text.
+pub fn link_in(text: &str) -> Option<String> {
+    let start = text.find("http")?;
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '<' || c == '"')
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_string())
+}
+
+/// Path and query of an absolute URL.
+pub fn path_of(link: &str) -> String {
+    let u = url::Url::parse(link).unwrap();
+    match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    }
+}
+
+/// The value of a query parameter of a URL.
+pub fn query_param(link: &str, key: &str) -> Option<String> {
+    let u = url::Url::parse(link).unwrap();
+    u.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Replaces values that change per run (ids, times, tokens) so a snapshot pins shape.
+pub fn redact(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let r = match (k.as_str(), v) {
+                        (_, Value::Null) => Value::Null,
+                        ("id" | "userId" | "activeWorkspaceId" | "accountId", _) => {
+                            json!("[uuid]")
+                        }
+                        ("token", _) => json!("[token]"),
+                        ("slug", _) => json!("[slug]"),
+                        (k, Value::String(_)) if k.ends_with("At") => json!("[timestamp]"),
+                        _ => redact(v),
+                    };
+                    (k.clone(), r)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Snapshot settings: files under `snapshots/` at the repository root.
+#[macro_export]
+macro_rules! snap {
+    ($name:expr, $value:expr) => {{
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+        settings.set_prepend_module_to_snapshot(false);
+        let redacted = $crate::helpers::redact(&$value);
+        settings.bind(|| {
+            insta::assert_json_snapshot!($name, redacted);
+        });
+    }};
+}

@@ -1,0 +1,225 @@
+//! Conventions of contract §2–§5: body rules, error shapes, routes, schema and OpenAPI.
+
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::snap;
+
+#[tokio::test]
+async fn bodies_must_be_json_small_and_well_formed() {
+    let app = spawn_app().await;
+    let path = "/auth/sign-in/email";
+    let r = app.post_raw(path, Some("text/plain"), b"{}".to_vec()).await;
+    assert_eq!(r.status, 415);
+    assert_eq!(r.body["code"], "UNSUPPORTED_MEDIA_TYPE");
+    let r = app.post_raw(path, None, b"{}".to_vec()).await;
+    assert_eq!(r.status, 415);
+
+    let big = format!("{{\"email\": \"{}\"}}", "a".repeat(70 * 1024));
+    let r = app
+        .post_raw(path, Some("application/json"), big.into_bytes())
+        .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.body["code"], "PAYLOAD_TOO_LARGE");
+    snap!("rest_payload_too_large", r.body);
+
+    let r = app
+        .post_raw(
+            path,
+            Some("application/json; charset=utf-8"),
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["code"], "BAD_REQUEST");
+    snap!("rest_bad_json", r.body);
+
+    for body in [
+        json!({"password": "x"}),
+        json!({"email": 12, "password": "x"}),
+        json!({"email": "a@b.co", "password": "x", "rememberMe": "yes"}),
+        json!([1, 2]),
+    ] {
+        let r = app.post(path, body.clone(), None).await;
+        assert_eq!(r.status, 400, "{body}");
+        assert_eq!(r.body["code"], "BAD_REQUEST");
+    }
+    let invalid = app
+        .post(
+            path,
+            json!({"email": "nope", "password": "x", "extra": true}),
+            None,
+        )
+        .await;
+    assert_eq!(invalid.status, 422, "unknown fields are ignored");
+    let r = app
+        .post_raw(path, Some("application/json"), vec![0xff, 0xfe, 0x00])
+        .await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_405() {
+    let app = spawn_app().await;
+    let r = app.get("/auth/nope", None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["code"], "NOT_FOUND");
+    let r = app.get("/auth/sign-in/email", None).await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.body["code"], "METHOD_NOT_ALLOWED");
+    snap!("rest_method_not_allowed", r.body);
+    let r = app.post("/auth/session", json!({}), None).await;
+    assert_eq!(r.status, 405);
+    assert!(r.header("cache-control").unwrap().contains("no-store"));
+}
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let app = spawn_app().await;
+    let r = app.get("/healthz", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn mutations_over_get_are_refused_with_no_side_effect() {
+    let app = spawn_app().await;
+    let q = "mutation { signUpEmail(input: {email: \"get@example.com\", password: \"correct horse battery staple\", name: \"G\"}) { verificationSent } }";
+    let r = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", q)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    // Nothing was created: a sign-up through POST is a fresh account.
+    let ok = app.sign_up("get@example.com", PASSWORD, "G").await;
+    app.settle_and_count("get@example.com", 1).await;
+    assert_eq!(ok.body["verificationSent"], true);
+
+    // Queries over GET run.
+    let r = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ __typename }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["__typename"], "QueryRoot");
+}
+
+#[tokio::test]
+async fn graphiql_is_served_to_browsers() {
+    let app = spawn_app().await;
+    let r = app.get("/graphql", None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.to_lowercase().contains("graphiql"));
+}
+
+#[tokio::test]
+async fn graphql_errors_carry_the_contract_extensions() {
+    let app = spawn_app().await;
+    let r = app.gql("{ nope }", json!({}), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.gql_ext()["code"], "BAD_REQUEST");
+    assert_eq!(r.gql_ext()["status"], 400);
+    let r = app
+        .gql(
+            "mutation { signInEmail(input: {email: \"bad\", password: \"x\"}) { token } }",
+            json!({}),
+            None,
+        )
+        .await;
+    snap!("graphql_validation_error", r.body);
+    // Missing input fields are a GraphQL validation error, with code BAD_REQUEST.
+    let r = app
+        .gql(
+            "mutation { signInEmail(input: {email: \"a@b.co\"}) { token } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(r.gql_ext()["code"], "BAD_REQUEST");
+    // The body rules hold before GraphQL runs.
+    let r = app
+        .post_raw("/graphql", Some("text/plain"), b"{}".to_vec())
+        .await;
+    assert_eq!(r.status, 415);
+    let big = format!("{{\"query\": \"{}\"}}", " ".repeat(70 * 1024));
+    let r = app
+        .post_raw("/graphql", Some("application/json"), big.into_bytes())
+        .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.body["code"], "PAYLOAD_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn deep_queries_are_refused() {
+    let app = spawn_app().await;
+    let mut q = String::from(
+        "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } }",
+    );
+    q.push(' ');
+    let r = app.gql(&q, json!({}), None).await;
+    assert!(r.body["errors"].is_array(), "{}", r.text);
+    assert!(r.body["data"].is_null());
+}
+
+#[tokio::test]
+async fn schema_file_is_what_print_schema_prints_and_what_is_served() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql at the repository root");
+    assert_eq!(
+        committed,
+        latch::graphql::sdl(),
+        "regenerate with `cargo run -- print-schema > schema.graphql`"
+    );
+    let printed = std::process::Command::new(env!("CARGO_BIN_EXE_latch"))
+        .arg("print-schema")
+        .output()
+        .expect("runs latch print-schema");
+    assert!(printed.status.success());
+    assert_eq!(String::from_utf8(printed.stdout).unwrap(), committed);
+    let app = spawn_app().await;
+    let served = app.get("/graphql/schema.graphql", None).await;
+    assert_eq!(served.text, committed);
+}
+
+#[tokio::test]
+async fn openapi_documents_every_rest_route() {
+    let app = spawn_app().await;
+    let r = app.get("/openapi.json", None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
+    let paths: Vec<&str> = r.body["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    snap!("openapi_paths", json!(paths));
+    for p in [
+        "/auth/sign-up/email",
+        "/auth/sign-in/email",
+        "/auth/session",
+        "/auth/me",
+        "/auth/logout",
+        "/auth/sign-out",
+        "/auth/forget-password",
+        "/reset-password",
+        "/auth/reset-password",
+        "/auth/change-password",
+        "/auth/set-password",
+        "/auth/verify-email",
+        "/auth/resend-verification",
+        "/auth/linked-accounts",
+        "/auth/unlink-provider",
+        "/auth/two-factor/status",
+        "/healthz",
+    ] {
+        assert!(paths.contains(&p), "{p} missing from /openapi.json");
+    }
+}

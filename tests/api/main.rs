@@ -1,0 +1,10 @@
+//! Integration tests: the real latch on a random port with a fresh database,
+//! exercised through REST and GraphQL. One test binary (zero2prod style).
+
+mod accounts;
+mod helpers;
+mod http;
+mod passwords;
+mod sessions;
+mod sign_up;
+mod smtp;
