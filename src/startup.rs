@@ -125,7 +125,13 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
-        .layer(TraceLayer::new_for_http());
+        // Spans carry the method and path only: query strings hold one-time tokens,
+        // which must never reach a log line.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        );
     Ok(router)
 }
 

@@ -215,6 +215,11 @@ impl Store {
         Ok(())
     }
 
+    /// Closes the pool: every later query fails (used at shutdown and by tests).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

@@ -65,6 +65,15 @@ impl Reply {
 
 /// Starts latch with test defaults plus `extra` command-line settings.
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    spawn(extra, false).await
+}
+
+/// A latch whose database pool was closed after start: nothing reaches the database.
+pub async fn spawn_app_with_db_closed() -> TestApp {
+    spawn(&[], true).await
+}
+
+async fn spawn(extra: &[&str], close_db: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("latch.db");
     let outbox = dir.path().join("outbox");
@@ -91,6 +100,9 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     }
     let app = Application::build(settings).await.expect("app builds");
     let addr = format!("http://{}", app.local_addr());
+    if close_db {
+        app.state().store().close().await;
+    }
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -82,6 +82,19 @@ async fn healthz_answers_ok() {
 }
 
 #[tokio::test]
+async fn healthz_is_503_when_the_database_does_not_answer() {
+    let app = spawn_app_with_db_closed().await;
+    let r = app.get("/healthz", None).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.body, json!({"status": "unavailable"}));
+    // Other routes answer 500 INTERNAL without detail.
+    let r = app.sign_in("a@example.com", PASSWORD).await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.body["code"], "INTERNAL");
+    assert!(!r.text.to_lowercase().contains("pool"), "{}", r.text);
+}
+
+#[tokio::test]
 async fn mutations_over_get_are_refused_with_no_side_effect() {
     let app = spawn_app().await;
     let q = "mutation { signUpEmail(input: {email: \"get@example.com\", password: \"correct horse battery staple\", name: \"G\"}) { verificationSent } }";

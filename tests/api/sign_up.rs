@@ -349,3 +349,46 @@ async fn concurrent_sign_ups_leave_one_account() {
     }
     assert_eq!(ids.len(), 1, "one account: {ids:?}");
 }
+
+#[tokio::test]
+async fn expired_verification_links_are_invalid() {
+    let app = spawn_app().await;
+    let email = "late@example.com";
+    app.sign_up(email, PASSWORD, "Late").await;
+    let link = app.wait_link(email, "verify-email", 1).await;
+    app.sql("UPDATE one_time_tokens SET expires_at = 1", &[])
+        .await;
+    let r = app.get(&path_of(&link), None).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["code"], "INVALID_TOKEN");
+    // An expired link's password is no longer "outstanding": the usual 401.
+    assert_eq!(app.sign_in(email, PASSWORD).await.status, 401);
+}
+
+#[tokio::test]
+async fn concurrent_uses_of_one_verification_link_succeed_once() {
+    let app = spawn_app().await;
+    let email = "vrace@example.com";
+    app.sign_up(email, PASSWORD, "V").await;
+    let link = app.wait_link(email, "verify-email", 1).await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let client = app.client.clone();
+        let url = link.clone();
+        tasks.push(tokio::spawn(async move {
+            client.get(url).send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            200 => ok += 1,
+            400 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    let token = app.sign_in(email, PASSWORD).await.token();
+    let me = app.get("/auth/me", Some(&token)).await;
+    assert_eq!(me.body["workspaces"].as_array().unwrap().len(), 1);
+}
