@@ -117,7 +117,10 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: inputs::SignUpEmail,
     ) -> GqlResult<SignUpResult> {
-        state(ctx).sign_up(input).await.map_err(gql)
+        state(ctx)
+            .sign_up(input, &request(ctx).meta)
+            .await
+            .map_err(gql)
     }
 
     /// Signs in with email and password; sets the session cookie.
@@ -150,7 +153,10 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: inputs::ForgetPassword,
     ) -> GqlResult<StatusResult> {
-        state(ctx).forget_password(input).await.map_err(gql)?;
+        state(ctx)
+            .forget_password(input, &request(ctx).meta)
+            .await
+            .map_err(gql)?;
         Ok(StatusResult { status: true })
     }
 
@@ -160,7 +166,10 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: inputs::ResetPassword,
     ) -> GqlResult<StatusResult> {
-        state(ctx).reset_password(input).await.map_err(gql)?;
+        state(ctx)
+            .reset_password(input, &request(ctx).meta)
+            .await
+            .map_err(gql)?;
         Ok(StatusResult { status: true })
     }
 
@@ -171,7 +180,10 @@ impl MutationRoot {
         input: inputs::ChangePassword,
     ) -> GqlResult<StatusResult> {
         let p = principal(ctx).await?;
-        state(ctx).change_password(&p, input).await.map_err(gql)?;
+        state(ctx)
+            .change_password(&p, input, &request(ctx).meta)
+            .await
+            .map_err(gql)?;
         Ok(StatusResult { status: true })
     }
 
@@ -182,7 +194,10 @@ impl MutationRoot {
         input: inputs::SetPassword,
     ) -> GqlResult<StatusResult> {
         let p = principal(ctx).await?;
-        state(ctx).set_password(&p, input).await.map_err(gql)?;
+        state(ctx)
+            .set_password(&p, input, &request(ctx).meta)
+            .await
+            .map_err(gql)?;
         Ok(StatusResult { status: true })
     }
 
@@ -206,7 +221,10 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: inputs::ResendVerification,
     ) -> GqlResult<StatusResult> {
-        state(ctx).resend_verification(input).await.map_err(gql)?;
+        state(ctx)
+            .resend_verification(input, &request(ctx).meta)
+            .await
+            .map_err(gql)?;
         Ok(StatusResult { status: true })
     }
 

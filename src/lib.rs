@@ -11,6 +11,8 @@ pub mod domain;
 pub mod error;
 /// The GraphQL door.
 pub mod graphql;
+/// Rate limit and Turnstile bot check of credential operations.
+pub mod guard;
 /// Request inputs shared by both doors.
 pub mod inputs;
 /// Outgoing mail: file outbox or SMTP.

@@ -96,9 +96,10 @@ fn with_cookies(body: impl IntoResponse, cookies: &[String]) -> Response {
     ))]
 async fn sign_up(
     State(state): State<AppState>,
+    meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::SignUpEmail>,
 ) -> AppResult<Json<SignUpResult>> {
-    state.sign_up(input).await.map(Json)
+    state.sign_up(input, &meta).await.map(Json)
 }
 
 #[utoipa::path(post, path = "/auth/sign-in/email", tag = "auth",
@@ -176,9 +177,10 @@ async fn sign_out(
     ))]
 async fn forget_password(
     State(state): State<AppState>,
+    meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::ForgetPassword>,
 ) -> AppResult<Json<StatusResult>> {
-    state.forget_password(input).await?;
+    state.forget_password(input, &meta).await?;
     Ok(status_ok())
 }
 
@@ -208,9 +210,10 @@ const RESET_PAGE: &str = include_str!("reset_password.html");
     ))]
 async fn reset_password(
     State(state): State<AppState>,
+    meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::ResetPassword>,
 ) -> AppResult<Json<StatusResult>> {
-    state.reset_password(input).await?;
+    state.reset_password(input, &meta).await?;
     Ok(status_ok())
 }
 
@@ -226,10 +229,11 @@ async fn reset_password(
 async fn change_password(
     State(state): State<AppState>,
     token: PresentedToken,
+    meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::ChangePassword>,
 ) -> AppResult<Response> {
     let (p, cookies) = principal(&state, &token).await?;
-    state.change_password(&p, input).await?;
+    state.change_password(&p, input, &meta).await?;
     Ok(with_cookies(status_ok(), &cookies))
 }
 
@@ -246,10 +250,11 @@ async fn change_password(
 async fn set_password(
     State(state): State<AppState>,
     token: PresentedToken,
+    meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::SetPassword>,
 ) -> AppResult<Response> {
     let (p, cookies) = principal(&state, &token).await?;
-    state.set_password(&p, input).await?;
+    state.set_password(&p, input, &meta).await?;
     Ok(with_cookies(status_ok(), &cookies))
 }
 
@@ -315,9 +320,10 @@ async fn verify_email(
     ))]
 async fn resend_verification(
     State(state): State<AppState>,
+    meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::ResendVerification>,
 ) -> AppResult<Json<StatusResult>> {
-    state.resend_verification(input).await?;
+    state.resend_verification(input, &meta).await?;
     Ok(status_ok())
 }
 

@@ -11,6 +11,7 @@ use url::Url;
 use crate::config::Config;
 use crate::domain::{Email, MAX_TOKEN_LEN, Name, Password, Timestamp, new_token, token_hash};
 use crate::error::{AppError, AppResult};
+use crate::guard::{Flow, Guard};
 use crate::inputs;
 use crate::mail::{self, Mailer};
 use crate::model::{
@@ -43,6 +44,7 @@ struct Inner {
     hasher: Hasher,
     policy: Policy,
     mailer: Mailer,
+    guard: Guard,
 }
 
 /// Facts about the HTTP request that operations record or check.
@@ -50,6 +52,8 @@ struct Inner {
 pub struct RequestMeta {
     pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
+    /// The `X-Turnstile-Token` header.
+    pub turnstile_token: Option<String>,
 }
 
 /// The caller's session, resolved from a cookie or bearer token.
@@ -97,7 +101,13 @@ pub struct Verified {
 }
 
 impl AppState {
-    pub fn new(cfg: Config, store: Store, hasher: Hasher, mailer: Mailer) -> AppState {
+    pub fn new(
+        cfg: Config,
+        store: Store,
+        hasher: Hasher,
+        mailer: Mailer,
+        guard: Guard,
+    ) -> AppState {
         let policy = Policy::from_config(&cfg);
         AppState {
             inner: Arc::new(Inner {
@@ -106,8 +116,28 @@ impl AppState {
                 hasher,
                 policy,
                 mailer,
+                guard,
             }),
         }
+    }
+
+    pub fn guard(&self) -> &Guard {
+        &self.inner.guard
+    }
+
+    /// The gate of every credential operation, before anything else it does: one draw
+    /// from the client's rate-limit quota, then the bot check when enabled for `flow`
+    /// (token from the `X-Turnstile-Token` header, else the body's `turnstileToken`).
+    async fn gate(
+        &self,
+        flow: Flow,
+        meta: &RequestMeta,
+        body_token: Option<&str>,
+    ) -> AppResult<()> {
+        let guard = &self.inner.guard;
+        guard.rate_limit(meta.ip)?;
+        let token = meta.turnstile_token.as_deref().or(body_token);
+        guard.bot_check(flow, token, meta.ip).await
     }
 
     pub fn config(&self) -> &Config {
@@ -128,7 +158,13 @@ impl AppState {
     /// Creates an unverified account (or finds the unverified one) and mails a
     /// verification link bound to this request's password and name.
     #[tracing::instrument(skip_all)]
-    pub async fn sign_up(&self, input: inputs::SignUpEmail) -> AppResult<SignUpResult> {
+    pub async fn sign_up(
+        &self,
+        input: inputs::SignUpEmail,
+        meta: &RequestMeta,
+    ) -> AppResult<SignUpResult> {
+        self.gate(Flow::SignUp, meta, input.turnstile_token.as_deref())
+            .await?;
         // Every invalid field is reported at once.
         let email = Email::parse(&input.email, "email");
         let name = Name::parse(&input.name);
@@ -234,6 +270,7 @@ impl AppState {
         callback_url: Option<&str>,
         meta: &RequestMeta,
     ) -> AppResult<Verified> {
+        self.gate(Flow::VerifyEmail, meta, None).await?;
         // A foreign callbackURL consumes nothing.
         let redirect = self.redirect(callback_url)?;
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
@@ -276,7 +313,17 @@ impl AppState {
     /// Mails a new verification link to an unverified account, at most once a minute;
     /// answers the same whatever the account's state (the work runs in the background).
     #[tracing::instrument(skip_all)]
-    pub async fn resend_verification(&self, input: inputs::ResendVerification) -> AppResult<()> {
+    pub async fn resend_verification(
+        &self,
+        input: inputs::ResendVerification,
+        meta: &RequestMeta,
+    ) -> AppResult<()> {
+        self.gate(
+            Flow::ResendVerification,
+            meta,
+            input.turnstile_token.as_deref(),
+        )
+        .await?;
         let email = Email::parse(&input.email, "email")?;
         let callback = self.redirect(input.callback_url.as_deref())?;
         let this = self.clone();
@@ -322,6 +369,8 @@ impl AppState {
         input: inputs::SignInEmail,
         meta: &RequestMeta,
     ) -> AppResult<SignedIn> {
+        self.gate(Flow::SignIn, meta, input.turnstile_token.as_deref())
+            .await?;
         let email = Email::parse(&input.email, "email")?;
         let password = Password::new(&input.password);
         let cfg = &self.inner.cfg;
@@ -512,7 +561,13 @@ impl AppState {
     /// Mails a reset link when the account exists; the answer and its timing do not
     /// depend on that, because the lookup and the mail run in the background.
     #[tracing::instrument(skip_all)]
-    pub async fn forget_password(&self, input: inputs::ForgetPassword) -> AppResult<()> {
+    pub async fn forget_password(
+        &self,
+        input: inputs::ForgetPassword,
+        meta: &RequestMeta,
+    ) -> AppResult<()> {
+        self.gate(Flow::ForgetPassword, meta, input.turnstile_token.as_deref())
+            .await?;
         let email = Email::parse(&input.email, "email")?;
         let base = match self.redirect(input.redirect_to.as_deref())? {
             Some(u) => u,
@@ -565,7 +620,13 @@ impl AppState {
     /// Sets a new password from a reset link: verifies the email, lifts any lock,
     /// voids outstanding links and revokes every session.
     #[tracing::instrument(skip_all)]
-    pub async fn reset_password(&self, input: inputs::ResetPassword) -> AppResult<()> {
+    pub async fn reset_password(
+        &self,
+        input: inputs::ResetPassword,
+        meta: &RequestMeta,
+    ) -> AppResult<()> {
+        self.gate(Flow::ResetPassword, meta, input.turnstile_token.as_deref())
+            .await?;
         if input.token.is_empty() || input.token.len() > MAX_TOKEN_LEN {
             return Err(AppError::invalid_token());
         }
@@ -600,7 +661,10 @@ impl AppState {
         &self,
         p: &Principal,
         input: inputs::ChangePassword,
+        meta: &RequestMeta,
     ) -> AppResult<()> {
+        self.gate(Flow::ChangePassword, meta, input.turnstile_token.as_deref())
+            .await?;
         let email = Email::parse(&p.user.email, "email")?;
         self.check_lock(&email).await?;
         let new = Password::new(&input.new_password);
@@ -635,7 +699,14 @@ impl AppState {
 
     /// Gives a password to an account that has none.
     #[tracing::instrument(skip_all)]
-    pub async fn set_password(&self, p: &Principal, input: inputs::SetPassword) -> AppResult<()> {
+    pub async fn set_password(
+        &self,
+        p: &Principal,
+        input: inputs::SetPassword,
+        meta: &RequestMeta,
+    ) -> AppResult<()> {
+        self.gate(Flow::SetPassword, meta, input.turnstile_token.as_deref())
+            .await?;
         if p.user.password_hash.is_some() {
             return Err(AppError::password_already_set());
         }

@@ -15,6 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::graphql::{self, GraphqlState};
+use crate::guard::Guard;
 use crate::mail::Mailer;
 use crate::password::Hasher;
 use crate::rest;
@@ -41,7 +42,8 @@ impl Application {
         store.migrate().await?;
         let hasher = Hasher::new(cfg.argon2)?;
         let mailer = Mailer::from_config(&cfg)?;
-        let state = AppState::new(cfg, store, hasher, mailer);
+        let guard = Guard::from_config(&cfg)?;
+        let state = AppState::new(cfg, store, hasher, mailer, guard);
         let router = router(state.clone())?;
         Ok(Application {
             listener,
@@ -64,6 +66,15 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!("listening on {}", self.local_addr());
+        // Idle clients' rate-limit state is dropped once a minute, bounding its memory.
+        let guard = self.state.guard().clone();
+        let purge = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                guard.purge();
+            }
+        });
         axum::serve(
             self.listener,
             self.router
@@ -71,7 +82,9 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("serving HTTP")
+        .context("serving HTTP")?;
+        purge.abort();
+        Ok(())
     }
 }
 
@@ -120,7 +133,9 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state, web::request_meta))
+        .layer(middleware::from_fn_with_state(state.clone(), web::request_meta))
+        .layer(middleware::from_fn_with_state(state.clone(), web::origin_check))
+        .layer(web::cors(state.config()))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

@@ -125,6 +125,53 @@ pub fn client_ip(cfg: &Config, peer: Option<IpAddr>, headers: &HeaderMap) -> Opt
     )
 }
 
+/// Middleware: the Origin check of contract §6, the first check a POST meets (ahead
+/// of content type, size and parsing). A POST whose `Origin` is present and not allowed
+/// (`null` included), or that says `Sec-Fetch-Site: cross-site` without an allowed
+/// `Origin`, is 403 `INVALID_ORIGIN` before any side effect. Requests without `Origin`
+/// (curl, servers) pass. OWASP ASVS 5.0 V3.5 (cross-site request forgery).
+pub async fn origin_check(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::POST {
+        let allowed = &state.config().allowed_origins;
+        let headers = req.headers();
+        let origin_ok = match headers.get(header::ORIGIN) {
+            Some(o) => o.to_str().is_ok_and(|o| allowed.iter().any(|a| a == o)),
+            None => {
+                let cross_site = headers
+                    .get("sec-fetch-site")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+                !cross_site
+            }
+        };
+        if !origin_ok {
+            return axum::response::IntoResponse::into_response(AppError::invalid_origin());
+        }
+    }
+    next.run(req).await
+}
+
+/// CORS for the allowlisted origins, with credentials (contract §6).
+pub fn cors(cfg: &Config) -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = cfg
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-turnstile-token"),
+        ])
+        .vary([header::ORIGIN])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
 /// Middleware: computes [`RequestMeta`] once per request for both doors.
 pub async fn request_meta(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req
@@ -138,6 +185,10 @@ pub async fn request_meta(State(state): State<AppState>, mut req: Request, next:
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect()),
+        turnstile_token: headers
+            .get("x-turnstile-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     };
     req.extensions_mut().insert(meta);
     next.run(req).await

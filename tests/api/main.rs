@@ -5,6 +5,7 @@ mod accounts;
 mod helpers;
 mod http;
 mod passwords;
+mod security;
 mod sessions;
 mod sign_up;
 mod smtp;
