@@ -11,17 +11,12 @@ async fn linked_accounts_list_the_credential_and_providers() {
     let token = app.verified_user("linked@example.com").await;
     let r = app.get("/auth/linked-accounts", Some(&token)).await;
     assert_eq!(r.status, 200);
-    let me = app.get("/auth/me", Some(&token)).await;
-    let user_id = me.body["user"]["id"].as_str().unwrap().to_string();
+    let user_id = app.user_id(&token).await;
     assert_eq!(r.body["accounts"][0]["provider"], "credential");
     assert_eq!(r.body["accounts"][0]["accountId"], user_id.as_str());
     snap!("rest_linked_accounts", r.body);
 
-    app.sql(
-        "INSERT INTO linked_accounts (id, user_id, provider, subject, created_at) VALUES ('l1', $1, 'acme', 'sub-1', 1)",
-        &[&user_id],
-    )
-    .await;
+    app.link_identity(&user_id, "acme", "sub-1").await;
     let g = app
         .gql(
             "{ linkedAccounts { provider accountId createdAt } }",
@@ -70,13 +65,8 @@ async fn unlink_never_removes_the_last_way_to_sign_in() {
     assert_eq!(r.body["code"], "NOT_FOUND");
 
     // With a provider linked, that provider can go only while the password stays.
-    let me = app.get("/auth/me", Some(&token)).await;
-    let user_id = me.body["user"]["id"].as_str().unwrap().to_string();
-    app.sql(
-        "INSERT INTO linked_accounts (id, user_id, provider, subject, created_at) VALUES ('l1', $1, 'acme', 'sub-1', 1)",
-        &[&user_id],
-    )
-    .await;
+    let user_id = app.user_id(&token).await;
+    app.link_identity(&user_id, "acme", "sub-1").await;
     let wrong_id = app
         .post(
             "/auth/unlink-provider",
@@ -105,8 +95,7 @@ async fn two_factor_status_reads_the_methods_table() {
     let r = app.get("/auth/two-factor/status", Some(&token)).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, json!({"enabled": false, "methods": []}));
-    let me = app.get("/auth/me", Some(&token)).await;
-    let user_id = me.body["user"]["id"].as_str().unwrap().to_string();
+    let user_id = app.user_id(&token).await;
     app.sql(
         "INSERT INTO two_factor_methods (id, user_id, method, enabled, created_at) VALUES ('t1', $1, 'totp', 1, 0)",
         &[&user_id],

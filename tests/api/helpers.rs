@@ -250,6 +250,40 @@ impl TestApp {
         assert_eq!(self.emails_to(to).len(), n, "emails to {to}");
     }
 
+    /// Sends `n` copies of a request at once and returns their statuses.
+    pub async fn concurrent(
+        &self,
+        n: usize,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Vec<u16> {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let req = make();
+                tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    }
+
+    /// The id of the user behind a session token.
+    pub async fn user_id(&self, token: &str) -> String {
+        let me = self.get("/auth/me", Some(token)).await;
+        me.body["user"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Links a social identity to a user, as the social sign-in flow stores it.
+    pub async fn link_identity(&self, user_id: &str, provider: &str, subject: &str) {
+        self.sql(
+            "INSERT INTO linked_accounts (id, user_id, provider, subject, created_at) VALUES ($1, $2, $3, $4, 1)",
+            &[&format!("{provider}:{subject}"), user_id, provider, subject],
+        )
+        .await;
+    }
+
     /// Runs one SQL statement against the app's database (seeding what a later
     /// feature's flow would write, e.g. a linked identity).
     pub async fn sql(&self, statement: &str, binds: &[&str]) {

@@ -241,31 +241,22 @@ async fn concurrent_uses_of_one_reset_token_succeed_once() {
     app.post("/auth/forget-password", json!({"email": email}), None)
         .await;
     let token = query_param(&app.wait_link(email, "reset-password", 1).await, "token").unwrap();
-    let mut tasks = Vec::new();
-    for _ in 0..10 {
-        let client = app.client.clone();
-        let url = app.url("/auth/reset-password");
-        let token = token.clone();
-        tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
+    let statuses = app
+        .concurrent(10, || {
+            app.client
+                .post(app.url("/auth/reset-password"))
                 .json(&json!({"token": token, "newPassword": OTHER_PASSWORD}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut ok = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            200 => ok += 1,
-            400 => {}
-            other => panic!("unexpected {other}"),
-        }
-    }
-    assert_eq!(ok, 1);
+        })
+        .await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|&s| s == 200 || s == 400),
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
@@ -366,13 +357,8 @@ async fn set_password_only_for_accounts_without_one() {
     snap!("rest_password_already_set", r.body);
 
     // A social identity (as the social sign-in flow writes it) lets the password go.
-    let me = app.get("/auth/me", Some(&token)).await;
-    let user_id = me.body["user"]["id"].as_str().unwrap().to_string();
-    app.sql(
-        "INSERT INTO linked_accounts (id, user_id, provider, subject, created_at) VALUES ('l1', $1, 'acme', 'sub-123', 0)",
-        &[&user_id],
-    )
-    .await;
+    let user_id = app.user_id(&token).await;
+    app.link_identity(&user_id, "acme", "sub-123").await;
     let r = app
         .post(
             "/auth/unlink-provider",
