@@ -136,6 +136,10 @@ pub struct Settings {
     /// argon2id parallelism.
     #[arg(long, env = "LATCH_ARGON2_PARALLELISM", default_value_t = 1)]
     pub argon2_parallelism: u32,
+    /// `LATCH_OIDC_*` variables given in code (embedders, tests), read after the
+    /// process environment.
+    #[arg(skip)]
+    pub oidc_vars: Vec<(String, String)>,
 }
 
 fn parse_same_site(s: &str) -> Result<SameSite, String> {
@@ -171,7 +175,9 @@ impl SameSite {
 pub struct OidcProvider {
     /// Lower-cased `<NAME>`: the `:provider` path segment.
     pub name: String,
-    pub issuer: Url,
+    /// The issuer exactly as configured (it must match the provider's `issuer`
+    /// byte for byte, so no trailing slash is added).
+    pub issuer: String,
     pub client_id: String,
     pub client_secret: Option<String>,
     pub scopes: Vec<String>,
@@ -358,7 +364,7 @@ impl Settings {
             password_min_score: self.password_min_score,
             password_min_classes: self.password_min_classes,
             argon2,
-            oidc_providers: oidc_providers(std::env::vars())?,
+            oidc_providers: oidc_providers(std::env::vars().chain(self.oidc_vars.iter().cloned()))?,
         })
     }
 }
@@ -407,8 +413,22 @@ pub fn oidc_providers(
             let issuer = b
                 .remove("_ISSUER")
                 .with_context(|| format!("LATCH_OIDC_{upper}_ISSUER is required"))?;
-            let issuer = Url::parse(&issuer)
+            let issuer_url = Url::parse(&issuer)
                 .with_context(|| format!("LATCH_OIDC_{upper}_ISSUER: `{issuer}` is not a URL"))?;
+            // Plain http only on loopback (test and development providers).
+            let loopback = match issuer_url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            };
+            match issuer_url.scheme() {
+                "https" => {}
+                "http" if loopback => {}
+                _ => bail!(
+                    "LATCH_OIDC_{upper}_ISSUER must be https (plain http only on loopback addresses)"
+                ),
+            }
             let client_id = b
                 .remove("_CLIENT_ID")
                 .with_context(|| format!("LATCH_OIDC_{upper}_CLIENT_ID is required"))?;
@@ -485,6 +505,13 @@ mod tests {
         assert_eq!(providers[0].scopes, ["openid", "email", "profile"]);
         let bad = [("LATCH_OIDC_ACME_CLIENT_ID".to_string(), "x".to_string())];
         assert!(oidc_providers(bad.into_iter()).is_err());
+        let plain_http = [
+            ("LATCH_OIDC_ACME_ISSUER", "http://idp.example.com"),
+            ("LATCH_OIDC_ACME_CLIENT_ID", "latch"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let err = oidc_providers(plain_http.into_iter()).unwrap_err();
+        assert!(err.to_string().contains("https"), "{err}");
     }
 
     #[test]

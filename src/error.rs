@@ -130,6 +130,34 @@ impl AppError {
         )
         .with_reason("LAST_LOGIN_METHOD")
     }
+    pub fn invalid_state() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "This sign-in attempt is invalid or has expired. Start again.",
+        )
+        .with_reason("INVALID_STATE")
+    }
+    pub fn provider_error(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message).with_reason("PROVIDER_ERROR")
+    }
+    pub fn account_already_linked() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "CONFLICT",
+            "This account at the provider is already linked to another user.",
+        )
+        .with_reason("ACCOUNT_ALREADY_LINKED")
+    }
+    pub fn account_not_linked() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "An account with this email exists, but the provider did not confirm the email. \
+             Sign in with your password, then link the provider from your account.",
+        )
+        .with_reason("ACCOUNT_NOT_LINKED")
+    }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
     }

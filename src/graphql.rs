@@ -11,8 +11,8 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::error::AppError;
 use crate::inputs;
 use crate::model::{
-    LinkedAccount, Me, SessionInfo, SignInResult, SignUpResult, StatusResult, TwoFactorStatus,
-    VerifyEmailResult,
+    LinkedAccount, Me, SessionInfo, SignInResult, SignUpResult, SocialUrl, StatusResult,
+    TwoFactorStatus, VerifyEmailResult,
 };
 use crate::service::{AppState, Principal, RequestMeta, SignedIn};
 use crate::web::{PresentedToken, clear_cookie, is_json, parse_json, read_body, session_cookie};
@@ -226,6 +226,43 @@ impl MutationRoot {
             .await
             .map_err(gql)?;
         Ok(StatusResult { status: true })
+    }
+
+    /// Starts a social sign-in: the provider's authorization URL to send the browser to.
+    async fn social_sign_in(
+        &self,
+        ctx: &Context<'_>,
+        input: inputs::SocialSignIn,
+    ) -> GqlResult<SocialUrl> {
+        let url = state(ctx)
+            .social_start(
+                &input.provider,
+                input.callback_url.as_deref(),
+                input.error_callback_url.as_deref(),
+                None,
+            )
+            .await
+            .map_err(gql)?;
+        Ok(SocialUrl { url: url.into() })
+    }
+
+    /// Starts linking a provider to the signed-in user.
+    async fn link_social(
+        &self,
+        ctx: &Context<'_>,
+        input: inputs::LinkSocial,
+    ) -> GqlResult<SocialUrl> {
+        let p = principal(ctx).await?;
+        let url = state(ctx)
+            .social_start(
+                &input.provider,
+                input.callback_url.as_deref(),
+                input.error_callback_url.as_deref(),
+                Some(&p),
+            )
+            .await
+            .map_err(gql)?;
+        Ok(SocialUrl { url: url.into() })
     }
 
     /// Removes a way to sign in, never the last one.

@@ -124,3 +124,56 @@ pub struct VerifyEmailQuery {
 pub struct TokenQuery {
     pub token: Option<String>,
 }
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "SocialSignInInput")]
+pub struct SocialSignIn {
+    /// A configured provider name (`LATCH_OIDC_<NAME>_*`, lower case).
+    pub provider: String,
+    /// Where the browser lands after signing in (relative path or allowed origin).
+    #[serde(rename = "callbackURL", default)]
+    #[graphql(name = "callbackURL")]
+    pub callback_url: Option<String>,
+    /// Where the browser lands on failure, with `?error=REASON`.
+    #[serde(rename = "errorCallbackURL", default)]
+    #[graphql(name = "errorCallbackURL")]
+    pub error_callback_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "LinkSocialInput")]
+pub struct LinkSocial {
+    pub provider: String,
+    #[serde(rename = "callbackURL", default)]
+    #[graphql(name = "callbackURL")]
+    pub callback_url: Option<String>,
+    #[serde(rename = "errorCallbackURL", default)]
+    #[graphql(name = "errorCallbackURL")]
+    pub error_callback_url: Option<String>,
+}
+
+/// Query of `GET /auth/sign-in/social/{provider}`.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SocialQuery {
+    #[serde(rename = "callbackURL")]
+    #[param(rename = "callbackURL")]
+    pub callback_url: Option<String>,
+    #[serde(rename = "errorCallbackURL")]
+    #[param(rename = "errorCallbackURL")]
+    pub error_callback_url: Option<String>,
+}
+
+/// Query of `GET /auth/callback/{provider}`; other parameters are ignored.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// Set by the provider when the authorization failed (e.g. `access_denied`).
+    pub error: Option<String>,
+    /// The issuer (RFC 9207); checked when present.
+    pub iss: Option<String>,
+}

@@ -19,6 +19,8 @@ pub mod inputs;
 pub mod mail;
 /// Response types shared by both doors.
 pub mod model;
+/// OpenID Connect relying party (social sign-in).
+pub mod oidc;
 /// argon2id hashing and the password policy.
 pub mod password;
 /// Redirect target allowlist.

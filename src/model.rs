@@ -160,3 +160,10 @@ pub struct Health {
     /// `ok`, or `unavailable` when the database does not answer.
     pub status: String,
 }
+
+/// `POST /auth/sign-in/social`, `POST /auth/link-social`: where to send the browser.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+pub struct SocialUrl {
+    /// The provider's authorization URL.
+    pub url: String,
+}

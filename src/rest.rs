@@ -2,7 +2,7 @@
 //! Each handler carries its OpenAPI description, and `/openapi.json` is built from
 //! these handlers, so the document cannot drift from the routes.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Json, Router};
@@ -11,9 +11,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{AppError, AppResult, ErrorBody};
-use crate::inputs::{self, TokenQuery, VerifyEmailQuery};
+use crate::inputs::{self, CallbackQuery, SocialQuery, TokenQuery, VerifyEmailQuery};
 use crate::model::{
-    Health, LinkedAccounts, Me, SessionInfo, SignInResult, SignUpResult, StatusResult,
+    Health, LinkedAccounts, Me, SessionInfo, SignInResult, SignUpResult, SocialUrl, StatusResult,
     SuccessResult, TwoFactorStatus, VerifyEmailResult,
 };
 use crate::redirect::with_query;
@@ -49,6 +49,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(linked_accounts))
         .routes(routes!(unlink_provider))
         .routes(routes!(two_factor_status))
+        .routes(routes!(social_sign_in))
+        .routes(routes!(social_sign_in_redirect))
+        .routes(routes!(link_social))
+        .routes(routes!(social_callback))
         .routes(routes!(healthz))
         .split_for_parts()
 }
@@ -368,6 +372,119 @@ async fn two_factor_status(
         Json(state.two_factor_status(&p).await?),
         &cookies,
     ))
+}
+
+#[utoipa::path(post, path = "/auth/sign-in/social", tag = "social",
+    request_body = inputs::SocialSignIn,
+    responses(
+        (status = 200, description = "The provider's authorization URL (code flow, PKCE S256, state, nonce)", body = SocialUrl),
+        (status = 404, description = "Unknown provider", body = ErrorBody),
+        (status = 403, description = "INVALID_REDIRECT", body = ErrorBody),
+        (status = 400, description = "BAD_REQUEST, or PROVIDER_ERROR when the provider is unavailable", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    ))]
+async fn social_sign_in(
+    State(state): State<AppState>,
+    JsonBody(input): JsonBody<inputs::SocialSignIn>,
+) -> AppResult<Json<SocialUrl>> {
+    let url = state
+        .social_start(
+            &input.provider,
+            input.callback_url.as_deref(),
+            input.error_callback_url.as_deref(),
+            None,
+        )
+        .await?;
+    Ok(Json(SocialUrl { url: url.into() }))
+}
+
+#[utoipa::path(get, path = "/auth/sign-in/social/{provider}", tag = "social",
+    params(("provider" = String, Path, description = "Configured provider name"), SocialQuery),
+    responses(
+        (status = 302, description = "Redirect to the provider's authorization URL"),
+        (status = 404, description = "Unknown provider", body = ErrorBody),
+        (status = 403, description = "INVALID_REDIRECT", body = ErrorBody),
+        (status = 400, body = ErrorBody),
+    ))]
+async fn social_sign_in_redirect(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    query: Result<Query<SocialQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Response> {
+    let Query(q) = query.map_err(|_| AppError::bad_request("Invalid query string."))?;
+    let url = state
+        .social_start(
+            &provider,
+            q.callback_url.as_deref(),
+            q.error_callback_url.as_deref(),
+            None,
+        )
+        .await?;
+    Ok(found(&url))
+}
+
+#[utoipa::path(post, path = "/auth/link-social", tag = "social",
+    request_body = inputs::LinkSocial,
+    responses(
+        (status = 200, description = "The provider's authorization URL; the callback links to the signed-in user", body = SocialUrl),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "Unknown provider", body = ErrorBody),
+        (status = 403, description = "INVALID_REDIRECT", body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    ))]
+async fn link_social(
+    State(state): State<AppState>,
+    token: PresentedToken,
+    JsonBody(input): JsonBody<inputs::LinkSocial>,
+) -> AppResult<Response> {
+    let (p, cookies) = principal(&state, &token).await?;
+    let url = state
+        .social_start(
+            &input.provider,
+            input.callback_url.as_deref(),
+            input.error_callback_url.as_deref(),
+            Some(&p),
+        )
+        .await?;
+    Ok(with_cookies(Json(SocialUrl { url: url.into() }), &cookies))
+}
+
+#[utoipa::path(get, path = "/auth/callback/{provider}", tag = "social",
+    params(("provider" = String, Path, description = "Configured provider name"), CallbackQuery),
+    responses(
+        (status = 302, description = "To callbackURL (default: the app URL) with the session cookie; on failure to errorCallbackURL?error=REASON when the flow named one"),
+        (status = 400, description = "INVALID_STATE or PROVIDER_ERROR", body = ErrorBody),
+        (status = 403, description = "EMAIL_NOT_VERIFIED or ACCOUNT_NOT_LINKED", body = ErrorBody),
+        (status = 404, description = "Unknown provider", body = ErrorBody),
+        (status = 409, description = "ACCOUNT_ALREADY_LINKED", body = ErrorBody),
+    ))]
+async fn social_callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    meta: RequestMeta,
+    query: Result<Query<CallbackQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(_) => return AppError::bad_request("Invalid query string.").into_response(),
+    };
+    match state.social_callback(&provider, q, &meta).await {
+        Ok(outcome) => {
+            let cookies: Vec<String> = outcome
+                .signed_in
+                .iter()
+                .map(|s| session_cookie(state.config(), &s.token, s.cookie_max_age))
+                .collect();
+            with_cookies(found(&outcome.redirect), &cookies)
+        }
+        Err(failure) => match failure.redirect {
+            Some(url) => {
+                failure.error.log();
+                found(&url)
+            }
+            None => failure.error.into_response(),
+        },
+    }
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "ops",

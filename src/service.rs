@@ -2,6 +2,10 @@
 //! handlers and the GraphQL resolvers, so the two doors share checks, side effects and
 //! error codes. Nothing here knows about HTTP or GraphQL.
 
+mod social;
+
+pub use social::{CallbackFailure, CallbackOutcome};
+
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -18,6 +22,7 @@ use crate::model::{
     LinkedAccount, Me, Session, SessionInfo, SignInResult, SignUpResult, TwoFactorStatus, User,
     VerifyEmailResult, Workspace,
 };
+use crate::oidc::Providers;
 use crate::password::{Hasher, Policy};
 use crate::redirect::{parse_optional, with_query};
 use crate::store::{NewSession, NewToken, Purpose, SessionRow, Store, UserRow};
@@ -45,6 +50,7 @@ struct Inner {
     policy: Policy,
     mailer: Mailer,
     guard: Guard,
+    providers: Providers,
 }
 
 /// Facts about the HTTP request that operations record or check.
@@ -107,6 +113,7 @@ impl AppState {
         hasher: Hasher,
         mailer: Mailer,
         guard: Guard,
+        providers: Providers,
     ) -> AppState {
         let policy = Policy::from_config(&cfg);
         AppState {
@@ -117,8 +124,13 @@ impl AppState {
                 policy,
                 mailer,
                 guard,
+                providers,
             }),
         }
+    }
+
+    pub fn providers(&self) -> &Providers {
+        &self.inner.providers
     }
 
     pub fn guard(&self) -> &Guard {

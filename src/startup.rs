@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::graphql::{self, GraphqlState};
 use crate::guard::Guard;
 use crate::mail::Mailer;
+use crate::oidc::Providers;
 use crate::password::Hasher;
 use crate::rest;
 use crate::service::AppState;
@@ -43,7 +44,15 @@ impl Application {
         let hasher = Hasher::new(cfg.argon2)?;
         let mailer = Mailer::from_config(&cfg)?;
         let guard = Guard::from_config(&cfg)?;
-        let state = AppState::new(cfg, store, hasher, mailer, guard);
+        let providers = Providers::from_config(&cfg)?;
+        // Discovery runs in the background: a provider that is down is reported and
+        // retried, and never keeps latch from serving.
+        tokio::spawn(
+            providers
+                .clone()
+                .discover_all(std::time::Duration::from_secs(30)),
+        );
+        let state = AppState::new(cfg, store, hasher, mailer, guard, providers);
         let router = router(state.clone())?;
         Ok(Application {
             listener,

@@ -65,15 +65,20 @@ impl Reply {
 
 /// Starts latch with test defaults plus `extra` command-line settings.
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
-    spawn(extra, false).await
+    spawn(extra, Vec::new(), false).await
 }
 
 /// A latch whose database pool was closed after start: nothing reaches the database.
 pub async fn spawn_app_with_db_closed() -> TestApp {
-    spawn(&[], true).await
+    spawn(&[], Vec::new(), true).await
 }
 
-async fn spawn(extra: &[&str], close_db: bool) -> TestApp {
+/// A latch with `LATCH_OIDC_*` settings given in code.
+pub async fn spawn_app_with_oidc(extra: &[&str], oidc: Vec<(String, String)>) -> TestApp {
+    spawn(extra, oidc, false).await
+}
+
+async fn spawn(extra: &[&str], oidc: Vec<(String, String)>, close_db: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("latch.db");
     let outbox = dir.path().join("outbox");
@@ -99,7 +104,8 @@ async fn spawn(extra: &[&str], close_db: bool) -> TestApp {
         args.extend_from_slice(&["--rate-limit-per-sec", "0"]);
     }
     args.extend_from_slice(extra);
-    let settings = Cli::try_parse_from(args).expect("test settings").settings;
+    let mut settings = Cli::try_parse_from(args).expect("test settings").settings;
+    settings.oidc_vars = oidc;
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
     }

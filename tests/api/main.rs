@@ -10,3 +10,4 @@ mod security;
 mod sessions;
 mod sign_up;
 mod smtp;
+mod social;

@@ -1,0 +1,309 @@
+//! Social sign-in and account linking (contract §4 social routes, §6 "Social sign-in").
+
+use anyhow::Context;
+use url::Url;
+
+use super::{AppState, Principal, RequestMeta, SignedIn};
+use crate::domain::{Email, Timestamp, token_hash};
+use crate::error::{AppError, AppResult};
+use crate::inputs::CallbackQuery;
+use crate::oidc::SocialClaims;
+use crate::redirect::with_query;
+use crate::store::{NewOauthState, UserRow};
+
+/// A state lives 10 minutes.
+const STATE_TTL_SECS: u64 = 600;
+
+/// Where a finished callback sends the browser, and the session it started (none for
+/// a link flow, which keeps the caller's session).
+pub struct CallbackOutcome {
+    pub redirect: Url,
+    pub signed_in: Option<SignedIn>,
+}
+
+/// A failed callback: the error, and the `errorCallbackURL?error=…` to send the browser
+/// to when the state carried one.
+pub struct CallbackFailure {
+    pub error: AppError,
+    pub redirect: Option<Url>,
+}
+
+impl From<AppError> for CallbackFailure {
+    fn from(error: AppError) -> Self {
+        CallbackFailure {
+            error,
+            redirect: None,
+        }
+    }
+}
+
+impl AppState {
+    /// Starts a social sign-in (or, with `link_to`, a link flow for that user): stores
+    /// the state server-side and returns the provider's authorization URL.
+    pub async fn social_start(
+        &self,
+        provider: &str,
+        callback_url: Option<&str>,
+        error_callback_url: Option<&str>,
+        link_to: Option<&Principal>,
+    ) -> AppResult<Url> {
+        let p = self
+            .inner
+            .providers
+            .get(provider)
+            .ok_or_else(|| AppError::not_found("There is no such sign-in provider."))?;
+        let callback = self.redirect(callback_url)?;
+        let error_callback = self.redirect(error_callback_url)?;
+        let start = p.start().await.map_err(|e| {
+            tracing::warn!(provider, error = format!("{e:#}"), "provider unavailable");
+            AppError::provider_error("The sign-in provider is unavailable. Try again shortly.")
+        })?;
+        self.inner
+            .store
+            .insert_oauth_state(NewOauthState {
+                state_hash: &token_hash(&start.state),
+                provider,
+                pkce_verifier: &start.pkce_verifier,
+                nonce: &start.nonce,
+                callback_url: callback.as_ref().map(Url::as_str),
+                error_callback_url: error_callback.as_ref().map(Url::as_str),
+                link_user_id: link_to.map(|p| p.user.id.as_str()),
+                expires_at: Timestamp::now().plus_secs(STATE_TTL_SECS),
+            })
+            .await?;
+        Ok(start.url)
+    }
+
+    /// Finishes a social sign-in or link flow at `GET /auth/callback/{provider}`.
+    #[tracing::instrument(skip_all, fields(provider))]
+    pub async fn social_callback(
+        &self,
+        provider: &str,
+        q: CallbackQuery,
+        meta: &RequestMeta,
+    ) -> Result<CallbackOutcome, CallbackFailure> {
+        let p = self
+            .inner
+            .providers
+            .get(provider)
+            .ok_or_else(|| AppError::not_found("There is no such sign-in provider."))?;
+        let state = q
+            .state
+            .as_deref()
+            .filter(|s| !s.is_empty() && s.len() <= crate::domain::MAX_TOKEN_LEN)
+            .ok_or_else(AppError::invalid_state)?;
+        // Single use, unexpired, and bound to this provider: a replayed, expired,
+        // tampered or other provider's state finds nothing.
+        let st = self
+            .inner
+            .store
+            .consume_oauth_state(&token_hash(state), provider)
+            .await
+            .map_err(AppError::from)?
+            .ok_or_else(AppError::invalid_state)?;
+        let error_redirect = st
+            .error_callback_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok());
+        let fail = |error: AppError| CallbackFailure {
+            redirect: error_redirect
+                .as_ref()
+                .map(|u| with_query(u, "error", error.reason.unwrap_or(error.code))),
+            error,
+        };
+
+        if let Some(err) = q.error.as_deref() {
+            tracing::info!(provider, error = err, "provider refused the authorization");
+            return Err(fail(AppError::provider_error(
+                "The provider did not authorize the sign-in.",
+            )));
+        }
+        if let Some(iss) = q.iss.as_deref()
+            && iss.trim_end_matches('/') != p.issuer().trim_end_matches('/')
+        {
+            return Err(fail(AppError::provider_error(
+                "The response came from another issuer.",
+            )));
+        }
+        let code = q
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty() && c.len() <= 2048)
+            .ok_or_else(|| fail(AppError::provider_error("The provider sent no code.")))?;
+        let claims = p
+            .finish(code, &st.pkce_verifier, &st.nonce)
+            .await
+            .map_err(|e| {
+                tracing::warn!(
+                    provider,
+                    error = format!("{e:#}"),
+                    "code exchange or ID token failed"
+                );
+                fail(AppError::provider_error(
+                    "The provider's answer could not be verified.",
+                ))
+            })?;
+
+        let callback = match st.callback_url.as_deref().map(Url::parse) {
+            Some(Ok(u)) => u,
+            _ => self.inner.cfg.app_url.clone(),
+        };
+        let signed_in = self
+            .decide(
+                provider,
+                &claims,
+                st.link_user_id.as_deref(),
+                &callback,
+                meta,
+            )
+            .await
+            .map_err(fail)?;
+        Ok(CallbackOutcome {
+            redirect: callback,
+            signed_in,
+        })
+    }
+
+    /// The decision order of contract §6 once the ID token is verified.
+    async fn decide(
+        &self,
+        provider: &str,
+        claims: &SocialClaims,
+        link_user: Option<&str>,
+        callback: &Url,
+        meta: &RequestMeta,
+    ) -> AppResult<Option<SignedIn>> {
+        let store = &self.inner.store;
+        let sub = claims.subject.as_str();
+
+        // 1. A link flow links the subject to the session's user.
+        if let Some(uid) = link_user {
+            if !store.link(uid, provider, sub).await? {
+                let owner = store.linked_user(provider, sub).await?;
+                if owner.as_deref() != Some(uid) {
+                    return Err(AppError::account_already_linked());
+                }
+            }
+            return Ok(None);
+        }
+
+        // 2. A known subject signs its user in.
+        if let Some(uid) = store.linked_user(provider, sub).await? {
+            let user = self.load_user(&uid).await?;
+            if !user.email_verified {
+                let asserted = claims.email_verified
+                    && claim_email(claims).is_some_and(|e| e.as_str() == user.email);
+                if !asserted {
+                    return Err(AppError::email_not_verified());
+                }
+                store.verify_by_provider(&uid, false).await?;
+                self.finalize_setup(&user).await?;
+            }
+            let user = self.load_user(&uid).await?;
+            return self.start_session(user, true, meta).await.map(Some);
+        }
+
+        let email = claim_email(claims).ok_or_else(|| {
+            AppError::provider_error("The provider did not share a usable email address.")
+        })?;
+
+        // 3. An existing account with the same email is linked only on a verified email.
+        if let Some(user) = store.user_by_email(email.as_str()).await? {
+            return self
+                .link_existing(provider, claims, user, meta)
+                .await
+                .map(Some);
+        }
+
+        // 4. No account: a new user.
+        let name = claims
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or(email.local_part())
+            .chars()
+            .take(200)
+            .collect::<String>();
+        let Some(uid) = store
+            .insert_social_user(
+                email.as_str(),
+                &name,
+                claims.picture.as_deref(),
+                claims.email_verified,
+            )
+            .await?
+        else {
+            // Someone created the account meanwhile: treat it as an existing account.
+            let user = store
+                .user_by_email(email.as_str())
+                .await?
+                .context("user vanished during social sign-in")?;
+            return self
+                .link_existing(provider, claims, user, meta)
+                .await
+                .map(Some);
+        };
+        if !store.link(&uid, provider, sub).await? {
+            return Err(AppError::account_already_linked());
+        }
+        let user = self.load_user(&uid).await?;
+        if claims.email_verified {
+            self.finalize_setup(&user).await?;
+            let user = self.load_user(&uid).await?;
+            return self.start_session(user, true, meta).await.map(Some);
+        }
+        // Unverified: a verification email, and no session.
+        if store
+            .reserve_email(&uid, "verify-email", super::HOURLY_EMAIL_CAP, None)
+            .await?
+        {
+            self.issue_verification(&user, None, &name, Some(callback))
+                .await?;
+        }
+        Err(AppError::email_not_verified())
+    }
+
+    /// Step 3: link `user` (same email) when the provider asserts the email, verifying
+    /// an unverified account and dropping what whoever signed it up had set.
+    async fn link_existing(
+        &self,
+        provider: &str,
+        claims: &SocialClaims,
+        user: UserRow,
+        meta: &RequestMeta,
+    ) -> AppResult<SignedIn> {
+        if !claims.email_verified {
+            return Err(AppError::account_not_linked());
+        }
+        let store = &self.inner.store;
+        if !store.link(&user.id, provider, &claims.subject).await? {
+            let owner = store.linked_user(provider, &claims.subject).await?;
+            if owner.as_deref() != Some(user.id.as_str()) {
+                return Err(AppError::account_already_linked());
+            }
+        }
+        if !user.email_verified {
+            store.verify_by_provider(&user.id, true).await?;
+        }
+        self.finalize_setup(&user).await?;
+        let user = self.load_user(&user.id).await?;
+        self.start_session(user, true, meta).await
+    }
+
+    async fn load_user(&self, id: &str) -> AppResult<UserRow> {
+        Ok(self
+            .inner
+            .store
+            .user_by_id(id)
+            .await?
+            .context("user vanished")?)
+    }
+}
+
+/// The claim's email, when it is a valid address.
+fn claim_email(c: &SocialClaims) -> Option<Email> {
+    c.email
+        .as_deref()
+        .and_then(|e| Email::parse(e, "email").ok())
+}
