@@ -20,54 +20,82 @@ struct Idp {
     _child: Child,
 }
 
-/// One provider for the whole test binary. It runs under `sh`, which stops it when
-/// this process ends (its stdin, our pipe, closes).
+/// Starts the provider on `port`. It runs under `sh`, which stops it when the returned
+/// child's stdin closes (dropping the child, or this process ending).
+fn start_idp(port: u16) -> Child {
+    assert!(
+        std::path::Path::new(IDP_DIR)
+            .join("node_modules/oidc-provider")
+            .exists(),
+        "the test OpenID provider is not installed: run `npm ci --prefix tests/idp` (scripts/test does)"
+    );
+    let redirects = ["test", "other"]
+        .map(|p| format!("{PUBLIC}/auth/callback/{p}"))
+        .join(",");
+    #[allow(clippy::zombie_processes)]
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("node idp-server.mjs \"$0\" >/dev/null 2>&1 & pid=$!; echo started; read _; kill $pid")
+        .arg(port.to_string())
+        .current_dir(IDP_DIR)
+        .env("IDP_REDIRECT_URIS", redirects)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node is needed for the social sign-in tests");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    for _ in 0..200 {
+        let discovery = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)",
+            ])
+            .arg(format!(
+                "http://127.0.0.1:{port}/.well-known/openid-configuration"
+            ))
+            .status();
+        if discovery.is_ok_and(|s| s.success()) {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the test OpenID provider did not start on port {port}");
+}
+
+/// Stops a provider started by [`start_idp`] and waits until its port is free.
+fn stop_idp(mut child: Child, port: u16) {
+    drop(child.stdin.take());
+    let _ = child.wait();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the test OpenID provider on port {port} did not stop");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One provider for the whole test binary.
 fn idp() -> &'static Idp {
     static IDP: OnceLock<Idp> = OnceLock::new();
     IDP.get_or_init(|| {
-        assert!(
-            std::path::Path::new(IDP_DIR)
-                .join("node_modules/oidc-provider")
-                .exists(),
-            "the test OpenID provider is not installed: run `npm ci --prefix tests/idp` (scripts/test does)"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let redirects = ["test", "other"]
-            .map(|p| format!("{PUBLIC}/auth/callback/{p}"))
-            .join(",");
-        // Lives as long as the test binary; `sh` stops the provider when we exit.
-        #[allow(clippy::zombie_processes)]
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg("node idp-server.mjs \"$0\" >/dev/null 2>&1 & pid=$!; echo started; read _; kill $pid")
-            .arg(port.to_string())
-            .current_dir(IDP_DIR)
-            .env("IDP_REDIRECT_URIS", redirects)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node is needed for the social sign-in tests");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let issuer = format!("http://127.0.0.1:{port}");
-        for _ in 0..200 {
-            let ok = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-            if ok {
-                return Idp {
-                    issuer,
-                    _child: child,
-                };
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let port = free_port();
+        Idp {
+            issuer: format!("http://127.0.0.1:{port}"),
+            _child: start_idp(port),
         }
-        panic!("the test OpenID provider did not start");
     })
 }
 
@@ -640,4 +668,30 @@ async fn states_are_single_use_short_lived_bound_and_tamper_evident() {
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body["reason"], "PROVIDER_ERROR");
+}
+
+#[tokio::test]
+async fn a_rotated_signing_key_is_fetched_when_an_unknown_key_id_appears() {
+    // A provider of its own: it is restarted with a new RSA key mid-test.
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let first = tokio::task::spawn_blocking(move || start_idp(port))
+        .await
+        .unwrap();
+    let app = spawn_app_with_oidc(&["--public-url", PUBLIC], oidc_vars(&issuer)).await;
+    let who = login("sub-rotate", "rotate@example.com", true);
+    assert_eq!(sign_in_social(&app, &who).await.status, 302);
+
+    let second = tokio::task::spawn_blocking(move || {
+        stop_idp(first, port);
+        start_idp(port)
+    })
+    .await
+    .unwrap();
+    let r = sign_in_social(&app, &who).await;
+    assert_eq!(r.status, 302, "the new key was fetched: {}", r.text);
+    assert!(r.session_cookie().is_some());
+    tokio::task::spawn_blocking(move || stop_idp(second, port))
+        .await
+        .unwrap();
 }
