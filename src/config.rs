@@ -136,6 +136,18 @@ pub struct Settings {
     /// argon2id parallelism.
     #[arg(long, env = "LATCH_ARGON2_PARALLELISM", default_value_t = 1)]
     pub argon2_parallelism: u32,
+    /// Database pool size (default 8 for SQLite, 16 for PostgreSQL).
+    #[arg(long, env = "LATCH_DB_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: Option<u32>,
+    /// Seconds a request waits for a database connection before failing.
+    #[arg(long, env = "LATCH_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_acquire_timeout_secs: u64,
+    /// Seconds between purges of expired sessions, tokens and social sign-in states.
+    #[arg(long, env = "LATCH_PURGE_INTERVAL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub purge_interval_secs: u64,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "LATCH_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     /// `LATCH_OIDC_*` variables given in code (embedders, tests), read after the
     /// process environment.
     #[arg(skip)]
@@ -223,6 +235,9 @@ pub struct Config {
     pub password_min_classes: u8,
     pub argon2: Argon2Cost,
     pub oidc_providers: Vec<OidcProvider>,
+    pub db_max_connections: Option<u32>,
+    pub db_acquire_timeout_secs: u64,
+    pub purge_interval_secs: u64,
 }
 
 const TURNSTILE_FLOWS: &[&str] = &[
@@ -365,6 +380,9 @@ impl Settings {
             password_min_classes: self.password_min_classes,
             argon2,
             oidc_providers: oidc_providers(std::env::vars().chain(self.oidc_vars.iter().cloned()))?,
+            db_max_connections: self.db_max_connections,
+            db_acquire_timeout_secs: self.db_acquire_timeout_secs,
+            purge_interval_secs: self.purge_interval_secs,
         })
     }
 }

@@ -131,10 +131,10 @@ impl Guard {
         }
         let token = token.map(str::trim).filter(|s| !s.is_empty());
         let Some(token) = token else {
-            return Err(AppError::bot_check_failed());
+            return Err(bot_check_failed(flow));
         };
         if token.len() > MAX_TURNSTILE_TOKEN {
-            return Err(AppError::bot_check_failed());
+            return Err(bot_check_failed(flow));
         }
         let mut form = vec![
             ("secret", t.secret.clone()),
@@ -165,7 +165,13 @@ impl Guard {
         if passed {
             Ok(())
         } else {
-            Err(AppError::bot_check_failed())
+            Err(bot_check_failed(flow))
         }
     }
+}
+
+fn bot_check_failed(flow: Flow) -> AppError {
+    metrics::counter!(crate::telemetry::names::BOT_CHECK_FAILURES, "flow" => flow.name())
+        .increment(1);
+    AppError::bot_check_failed()
 }

@@ -33,5 +33,7 @@ pub mod service;
 pub mod startup;
 /// SQL over SQLite (and PostgreSQL) through sqlx Any.
 pub mod store;
+/// Logs, request ids and Prometheus metrics.
+pub mod telemetry;
 /// HTTP plumbing: cookies, tokens, client IP, body rules.
 pub mod web;

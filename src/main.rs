@@ -3,7 +3,6 @@
 use clap::Parser;
 use latch::config::{Cli, Command};
 use latch::startup::Application;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -13,8 +12,7 @@ async fn main() -> std::process::ExitCode {
         print!("{}", latch::graphql::sdl());
         return std::process::ExitCode::SUCCESS;
     }
-    let filter = EnvFilter::try_from_env("LATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    latch::telemetry::init_logging(&cli.settings.log_format);
     match run(cli.settings, command).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -28,7 +26,7 @@ async fn run(settings: latch::config::Settings, command: Command) -> anyhow::Res
     match command {
         Command::Migrate => {
             let cfg = settings.resolve(settings.bind)?;
-            let store = latch::store::Store::connect(&cfg.database_url).await?;
+            let store = latch::store::Store::from_config(&cfg).await?;
             store.migrate().await?;
             tracing::info!("migrations applied");
             Ok(())

@@ -26,6 +26,7 @@ use crate::oidc::Providers;
 use crate::password::{Hasher, Policy};
 use crate::redirect::{parse_optional, with_query};
 use crate::store::{NewSession, NewToken, Purpose, SessionRow, Store, UserRow};
+use crate::telemetry::names;
 
 /// Verification links live 24 h; reset links 1 h (contract §4).
 const VERIFY_TTL_SECS: u64 = 24 * 3600;
@@ -221,6 +222,7 @@ impl AppState {
             self.issue_verification(&user, Some(&hash), name.as_str(), callback.as_ref())
                 .await?;
         }
+        metrics::counter!(names::SIGN_UPS).increment(1);
         Ok(SignUpResult {
             user: User::from(&user),
             verification_sent: true,
@@ -259,17 +261,26 @@ impl AppState {
             link.query_pairs_mut()
                 .append_pair("callbackURL", cb.as_str());
         }
-        self.send_in_background(&user.email, mail::verification_email(name, link.as_str()));
+        self.send_in_background(
+            &user.email,
+            "verify-email",
+            mail::verification_email(name, link.as_str()),
+        );
         Ok(())
     }
 
-    fn send_in_background(&self, to: &str, email: mail::Email) {
+    fn send_in_background(&self, to: &str, kind: &'static str, email: mail::Email) {
         let mailer = self.inner.mailer.clone();
         let to = to.to_string();
         tokio::spawn(async move {
-            if let Err(e) = mailer.send(&to, email).await {
-                tracing::error!(error = format!("{e:#}"), "email not sent");
-            }
+            let outcome = match mailer.send(&to, email).await {
+                Ok(()) => "sent",
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), kind, "email not sent");
+                    "failed"
+                }
+            };
+            metrics::counter!(names::EMAILS, "kind" => kind, "outcome" => outcome).increment(1);
         });
     }
 
@@ -381,6 +392,20 @@ impl AppState {
         input: inputs::SignInEmail,
         meta: &RequestMeta,
     ) -> AppResult<SignedIn> {
+        let result = self.sign_in_checked(input, meta).await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(e) => e.reason.unwrap_or(e.code),
+        };
+        metrics::counter!(names::SIGN_INS, "outcome" => outcome.to_ascii_lowercase()).increment(1);
+        result
+    }
+
+    async fn sign_in_checked(
+        &self,
+        input: inputs::SignInEmail,
+        meta: &RequestMeta,
+    ) -> AppResult<SignedIn> {
         self.gate(Flow::SignIn, meta, input.turnstile_token.as_deref())
             .await?;
         let email = Email::parse(&input.email, "email")?;
@@ -449,6 +474,9 @@ impl AppState {
                 cfg.lockout_secs,
             )
             .await?;
+        if count.failures == i64::from(cfg.lockout_threshold) {
+            metrics::counter!(names::LOCKOUTS).increment(1);
+        }
         if count.failures > i64::from(cfg.lockout_threshold) {
             return Ok(AppError::account_locked(cfg.lockout_secs));
         }
@@ -625,7 +653,11 @@ impl AppState {
             })
             .await?;
         let link = with_query(&base, "token", &token);
-        self.send_in_background(&user.email, mail::reset_email(&user.name, link.as_str()));
+        self.send_in_background(
+            &user.email,
+            "reset-password",
+            mail::reset_email(&user.name, link.as_str()),
+        );
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -39,7 +40,7 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let bound = listener.local_addr().context("reading the bound address")?;
         let cfg = settings.resolve(bound)?;
-        let store = Store::connect(&cfg.database_url).await?;
+        let store = Store::from_config(&cfg).await?;
         store.migrate().await?;
         let hasher = Hasher::new(cfg.argon2)?;
         let mailer = Mailer::from_config(&cfg)?;
@@ -75,15 +76,7 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!("listening on {}", self.local_addr());
-        // Idle clients' rate-limit state is dropped once a minute, bounding its memory.
-        let guard = self.state.guard().clone();
-        let purge = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                guard.purge();
-            }
-        });
+        let housekeeping = spawn_housekeeping(self.state.clone());
         axum::serve(
             self.listener,
             self.router
@@ -92,9 +85,40 @@ impl Application {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
-        purge.abort();
+        for task in housekeeping {
+            task.abort();
+        }
         Ok(())
     }
+}
+
+/// Periodic work: purge expired rows (idempotent, safe on several instances at once),
+/// drop idle clients' rate-limit state, and keep the metrics histograms drained.
+fn spawn_housekeeping(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    use std::time::Duration;
+    let purge_every = Duration::from_secs(state.config().purge_interval_secs);
+    let purge = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(purge_every);
+        loop {
+            tick.tick().await;
+            let window = state.config().lockout_window_secs;
+            match state.store().purge_expired(window).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired rows"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purge failed"),
+            }
+            state.guard().purge();
+        }
+    });
+    let handle = crate::telemetry::metrics_handle();
+    let upkeep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            handle.run_upkeep();
+        }
+    });
+    vec![purge, upkeep]
 }
 
 async fn shutdown_signal() {
@@ -131,6 +155,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         )
         .route("/graphql/schema.graphql", get(graphql::served_sdl))
         .with_state(gs);
+    let metrics = crate::telemetry::metrics_handle();
     let router = rest_routes
         .with_state(state.clone())
         .merge(graphql_routes)
@@ -140,8 +165,19 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
                 ([(header::CONTENT_TYPE, "application/json")], openapi_json).into_response()
             }),
         )
+        .route(
+            "/metrics",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    metrics.render(),
+                )
+                    .into_response()
+            }),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(crate::telemetry::track_latency))
         .layer(middleware::from_fn_with_state(state.clone(), web::request_meta))
         .layer(middleware::from_fn_with_state(state.clone(), web::origin_check))
         .layer(web::cors(state.config()))
@@ -149,13 +185,20 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
-        // Spans carry the method and path only: query strings hold one-time tokens,
-        // which must never reach a log line.
+        // Spans carry the request id, method and path only: query strings hold
+        // one-time tokens, which must never reach a log line.
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
             }),
-        );
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
     Ok(router)
 }
 

@@ -172,8 +172,23 @@ fn new_id() -> String {
 }
 
 impl Store {
+    /// Connects with the pool settings of `cfg`, creating the SQLite file and its
+    /// folder when needed.
+    pub async fn from_config(cfg: &crate::config::Config) -> anyhow::Result<Store> {
+        Store::connect(
+            &cfg.database_url,
+            cfg.db_max_connections,
+            std::time::Duration::from_secs(cfg.db_acquire_timeout_secs),
+        )
+        .await
+    }
+
     /// Connects, creating the SQLite file and its folder when needed.
-    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+    pub async fn connect(
+        url: &str,
+        max_connections: Option<u32>,
+        acquire_timeout: std::time::Duration,
+    ) -> anyhow::Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -190,8 +205,11 @@ impl Store {
         }
         let options = AnyConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(std::time::Duration::from_secs(10))
+            .max_connections(max_connections.unwrap_or(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            }))
+            .acquire_timeout(acquire_timeout)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -230,11 +248,58 @@ impl Store {
                 .run(&self.pool)
                 .await
                 .context("applying SQLite migrations")?,
-            Backend::Postgres => anyhow::bail!(
-                "PostgreSQL is not supported by this version of latch yet; use a sqlite:// URL"
-            ),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres")
+                .run(&self.pool)
+                .await
+                .context("applying PostgreSQL migrations")?,
         }
         Ok(())
+    }
+
+    /// Deletes what has expired: sessions, social sign-in states, old email records,
+    /// stale failure counts, and one-time tokens that were used or are long expired
+    /// (a recently expired verification link still tells resend which password the
+    /// newest sign-up chose). Plain idempotent DELETEs, so several instances may run it
+    /// at once. Returns the number of rows removed.
+    pub async fn purge_expired(&self, lockout_window_secs: u64) -> sqlx::Result<u64> {
+        let now = Timestamp::now().millis();
+        let day = 86_400_000_i64;
+        let window = i64::try_from(lockout_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let mut removed = 0;
+        removed += sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        removed += sqlx::query("DELETE FROM oauth_states WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        removed += sqlx::query(
+            "DELETE FROM one_time_tokens WHERE expires_at <= $1 \
+             OR (consumed_at IS NOT NULL AND consumed_at <= $2)",
+        )
+        .bind(now - 30 * day)
+        .bind(now - day)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        removed += sqlx::query("DELETE FROM email_log WHERE sent_at <= $1")
+            .bind(now - 3_600_000)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        removed += sqlx::query(
+            "DELETE FROM sign_in_failures WHERE (locked_until IS NULL OR locked_until <= $1) \
+             AND first_failure_at <= $2",
+        )
+        .bind(now)
+        .bind(now.saturating_sub(window))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(removed)
     }
 
     /// Closes the pool: every later query fails (used at shutdown and by tests).

@@ -80,9 +80,8 @@ pub async fn spawn_app_with_oidc(extra: &[&str], oidc: Vec<(String, String)>) ->
 
 async fn spawn(extra: &[&str], oidc: Vec<(String, String)>, close_db: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("latch.db");
     let outbox = dir.path().join("outbox");
-    let db_url = format!("sqlite://{}?mode=rwc", db.display());
+    let db_url = fresh_database(dir.path()).await;
     let outbox_s = outbox.display().to_string();
     let mut args = vec![
         "latch",
@@ -98,6 +97,10 @@ async fn spawn(extra: &[&str], oidc: Vec<(String, String)>, close_db: bool) -> T
         "--argon2-iterations",
         "1",
     ];
+    // Many apps run at once against one PostgreSQL server: keep each pool small.
+    if db_url.starts_with("postgres") && !extra.contains(&"--db-max-connections") {
+        args.extend_from_slice(&["--db-max-connections", "4"]);
+    }
     // The per-IP limiter is off unless a test turns it on: the suite sends many
     // credential requests from 127.0.0.1.
     if !extra.contains(&"--rate-limit-per-sec") {
@@ -301,6 +304,32 @@ impl TestApp {
         }
         q.execute(&pool).await.unwrap();
         pool.close().await;
+    }
+}
+
+/// A new, empty database for one test: a SQLite file in `dir`, or, when
+/// `TEST_DATABASE_URL` names a PostgreSQL server, a database of its own there.
+pub async fn fresh_database(dir: &Path) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin) if admin.starts_with("postgres") => {
+            sqlx::any::install_default_drivers();
+            let name = format!("latch_test_{}", uuid::Uuid::new_v4().simple());
+            let pool = sqlx::AnyPool::connect(&admin)
+                .await
+                .expect("TEST_DATABASE_URL answers");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                .execute(&pool)
+                .await
+                .expect("CREATE DATABASE");
+            pool.close().await;
+            let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+            url.set_path(&name);
+            url.to_string()
+        }
+        Ok(other) if !other.is_empty() => {
+            panic!("TEST_DATABASE_URL must be a postgres:// URL, not {other}")
+        }
+        _ => format!("sqlite://{}?mode=rwc", dir.join("latch.db").display()),
     }
 }
 
