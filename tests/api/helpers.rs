@@ -293,6 +293,18 @@ impl TestApp {
         .await;
     }
 
+    /// Runs a `SELECT COUNT(*) …` against the app's database.
+    pub async fn sql_count(&self, query: &str) -> i64 {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.db_url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_string()))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        n
+    }
+
     /// Runs one SQL statement against the app's database (seeding what a later
     /// feature's flow would write, e.g. a linked identity).
     pub async fn sql(&self, statement: &str, binds: &[&str]) {

@@ -236,3 +236,67 @@ async fn openapi_documents_every_rest_route() {
         assert!(paths.contains(&p), "{p} missing from /openapi.json");
     }
 }
+
+#[tokio::test]
+async fn metrics_count_the_flows_and_request_latency_by_route() {
+    let app = spawn_app_with(&["--lockout-threshold", "1"]).await;
+    app.verified_user("metrics@example.com").await;
+    assert_eq!(
+        app.sign_in("metrics@example.com", PASSWORD).await.status,
+        200
+    );
+    assert_eq!(
+        app.sign_in("metrics@example.com", "wrong one").await.status,
+        401
+    );
+    assert_eq!(
+        app.sign_in("metrics@example.com", PASSWORD).await.status,
+        423
+    );
+    let r = app.get("/metrics", None).await;
+    assert_eq!(r.status, 200);
+    for needle in [
+        "latch_sign_ups_total ",
+        "latch_sign_ins_total{outcome=\"success\"}",
+        "latch_sign_ins_total{outcome=\"invalid_credentials\"}",
+        "latch_sign_ins_total{outcome=\"account_locked\"}",
+        "latch_lockouts_total ",
+        "latch_emails_total{kind=\"verify-email\",outcome=\"sent\"}",
+        "latch_http_request_duration_seconds_bucket{route=\"/auth/sign-in/email\",method=\"POST\",status=\"200\"",
+    ] {
+        assert!(
+            r.text.contains(needle),
+            "{needle} missing from:\n{}",
+            r.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_purge_removes_only_what_has_expired() {
+    let app = spawn_app().await;
+    let keep = app.verified_user("purge@example.com").await;
+    let gone = app.sign_in("purge@example.com", PASSWORD).await.token();
+    app.sql(
+        "UPDATE sessions SET expires_at = 1 WHERE token_hash = $1",
+        &[&latch::domain::token_hash(&gone)],
+    )
+    .await;
+    app.sql(
+        "INSERT INTO oauth_states (state_hash, provider, pkce_verifier, nonce, expires_at, created_at) \
+         VALUES ('old', 'test', 'v', 'n', 1, 1), ('new', 'test', 'v', 'n', 99999999999999, 1)",
+        &[],
+    )
+    .await;
+    let store =
+        latch::store::Store::connect(&app.db_url, Some(1), std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+    let removed = store.purge_expired(900).await.unwrap();
+    assert!(removed >= 2, "{removed}");
+    assert_eq!(app.sql_count("SELECT COUNT(*) FROM sessions").await, 1);
+    assert_eq!(app.sql_count("SELECT COUNT(*) FROM oauth_states").await, 1);
+    assert_eq!(app.get("/auth/session", Some(&keep)).await.status, 200);
+    // Idempotent: a second run (another instance) finds nothing more.
+    assert_eq!(store.purge_expired(900).await.unwrap(), 0);
+}

@@ -5,6 +5,7 @@ mod accounts;
 mod helpers;
 mod hostile;
 mod http;
+mod instances;
 mod passwords;
 mod security;
 mod sessions;

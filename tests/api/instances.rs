@@ -1,0 +1,274 @@
+//! Several latch processes on one database behave as one service, and a process
+//! finishes its requests in flight when it gets SIGTERM. Runs on the database the
+//! suite runs on (a shared SQLite file, or PostgreSQL with TEST_DATABASE_URL).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// A `latch` process of the binary under test.
+struct Instance {
+    child: Child,
+    addr: String,
+    client: reqwest::Client,
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_instance(db_url: &str, outbox: &std::path::Path, extra_env: &[(&str, &str)]) -> Instance {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latch"));
+    cmd.arg("serve")
+        .env("DATABASE_URL", db_url)
+        .env("LATCH_BIND", "127.0.0.1:0")
+        .env("LATCH_MAIL_OUTBOX", outbox)
+        .env("LATCH_LOG_FORMAT", "json")
+        .env("LATCH_LOG", "info")
+        .env("LATCH_RATE_LIMIT_PER_SEC", "0")
+        .env("LATCH_ARGON2_MEMORY_KIB", "256")
+        .env("LATCH_ARGON2_ITERATIONS", "1")
+        .env("LATCH_LOCKOUT_THRESHOLD", "4")
+        .env("LATCH_DB_MAX_CONNECTIONS", "4")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("starts latch");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("latch exited before listening")
+            .unwrap();
+        let event: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if let Some(addr) = event["message"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("listening on "))
+        {
+            break format!("http://{addr}");
+        }
+    };
+    // Keep reading the logs (the process must never block on a full pipe).
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    Instance {
+        child,
+        addr,
+        logs,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+impl Instance {
+    async fn post(&self, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.client.post(format!("{}{path}", self.addr)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str, token: &str) -> u16 {
+        self.client
+            .get(format!("{}{path}", self.addr))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_behave_as_one_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let outbox = dir.path().join("outbox");
+    let a = start_instance(&db, &outbox, &[]);
+    let b = start_instance(&db, &outbox, &[]);
+    let email = "shared@example.com";
+
+    // Sign up on A, verify on B: one-time tokens are global.
+    let (s, _) = a
+        .post(
+            "/auth/sign-up/email",
+            json!({"email": email, "password": PASSWORD, "name": "Shared"}),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let link = wait_outbox_link(&outbox, email, "verify-email", 1).await;
+    let verified = b
+        .client
+        .get(format!("{}{}", b.addr, path_of(&link)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+
+    // A session from A works on B; logout on A revokes it on B.
+    let (s, body) = a
+        .post(
+            "/auth/sign-in/email",
+            json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let token = body["token"].as_str().unwrap().to_string();
+    assert_eq!(b.get("/auth/session", &token).await, 200);
+    assert_eq!(a.post("/auth/logout", json!({}), Some(&token)).await.0, 200);
+    assert_eq!(b.get("/auth/session", &token).await, 401);
+
+    // Lockout failures on A and B add up (threshold 4).
+    for inst in [&a, &b, &a, &b] {
+        let (s, _) = inst
+            .post(
+                "/auth/sign-in/email",
+                json!({"email": email, "password": "wrong password 1"}),
+                None,
+            )
+            .await;
+        assert_eq!(s, 401);
+    }
+    let (s, _) = a
+        .post(
+            "/auth/sign-in/email",
+            json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(s, 423, "locked across instances");
+
+    // A reset token used concurrently on A and B succeeds once (and lifts the lock).
+    let (s, _) = b
+        .post("/auth/forget-password", json!({"email": email}), None)
+        .await;
+    assert_eq!(s, 200);
+    let link = wait_outbox_link(&outbox, email, "reset-password", 1).await;
+    let token = query_param(&link, "token").unwrap();
+    let mut tasks = Vec::new();
+    for inst in [&a, &b, &a, &b, &a, &b] {
+        let req = inst
+            .client
+            .post(format!("{}/auth/reset-password", inst.addr))
+            .json(&json!({"token": token, "newPassword": OTHER_PASSWORD}));
+        tasks.push(tokio::spawn(async move {
+            req.send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|&s| s == 200 || s == 400),
+        "{statuses:?}"
+    );
+    let (s, body) = b
+        .post(
+            "/auth/sign-in/email",
+            json!({"email": email, "password": OTHER_PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    // The JSON logs carry request ids and no secret.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let session = body["token"].as_str().unwrap();
+    let verify_token = query_param(&link, "token").unwrap();
+    for inst in [&a, &b] {
+        let logs = inst.logs.lock().unwrap().join("\n");
+        assert!(
+            logs.contains("\"request_id\":\""),
+            "request ids in the logs"
+        );
+        for secret in [session, &token, &verify_token, PASSWORD, OTHER_PASSWORD] {
+            assert!(!logs.contains(secret), "a secret reached the logs");
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigterm_finishes_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let outbox = dir.path().join("outbox");
+    // A deliberately slow hash keeps a sign-up in flight while the signal arrives.
+    let mut inst = start_instance(
+        &db,
+        &outbox,
+        &[
+            ("LATCH_ARGON2_MEMORY_KIB", "65536"),
+            ("LATCH_ARGON2_ITERATIONS", "24"),
+        ],
+    );
+    let req = inst
+        .client
+        .post(format!("{}/auth/sign-up/email", inst.addr))
+        .json(&json!({"email": "slow@example.com", "password": PASSWORD, "name": "Slow"}));
+    let in_flight = tokio::spawn(async move { req.send().await.map(|r| r.status().as_u16()) });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let pid = inst.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(
+        in_flight.await.unwrap().expect("the request completed"),
+        200
+    );
+    let status = tokio::task::spawn_blocking(move || {
+        let s = inst.child.wait().unwrap();
+        (s, inst)
+    })
+    .await
+    .unwrap()
+    .0;
+    assert!(status.success(), "exits cleanly: {status:?}");
+}
+
+async fn wait_outbox_link(outbox: &std::path::Path, to: &str, needle: &str, n: usize) -> String {
+    for _ in 0..200 {
+        let links: Vec<String> = read_outbox(outbox, to)
+            .iter()
+            .filter_map(|(_, text, _)| link_in(text))
+            .filter(|l| l.contains(needle))
+            .collect();
+        if links.len() >= n {
+            return links[n - 1].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no {needle} email for {to}");
+}
