@@ -12,7 +12,8 @@ async fn main() {
     let size: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(450);
     // A JSON object padded to `size` bytes.
     let pad = size.saturating_sub(r#"{"session":""}"#.len());
-    let body: &'static str = Box::leak(format!(r#"{{"session":"{}"}}"#, "x".repeat(pad)).into_boxed_str());
+    let body: &'static str =
+        Box::leak(format!(r#"{{"session":"{}"}}"#, "x".repeat(pad)).into_boxed_str());
     let app = Router::new().route(
         "/auth/session",
         get(move || async move { ([(header::CONTENT_TYPE, "application/json")], body) }),
