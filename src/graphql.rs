@@ -284,17 +284,21 @@ pub struct GraphqlState {
     pub schema: LatchSchema,
 }
 
+impl axum::extract::FromRef<GraphqlState> for AppState {
+    fn from_ref(gs: &GraphqlState) -> AppState {
+        gs.app.clone()
+    }
+}
+
 /// `POST /graphql`: JSON body rules of contract §2, then the operation.
 pub async fn post_graphql(State(gs): State<GraphqlState>, req: Request) -> Response {
     if !is_json(req.headers()) {
         return AppError::unsupported_media_type().into_response();
     }
     let token = PresentedToken::from_headers(req.headers());
-    let meta = req
-        .extensions()
-        .get::<RequestMeta>()
-        .cloned()
-        .unwrap_or_default();
+    let (parts, body) = req.into_parts();
+    let meta = RequestMeta::from_parts(gs.app.config(), &parts);
+    let req = Request::from_parts(parts, body);
     let bytes = match read_body(req).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),

@@ -9,7 +9,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -178,8 +178,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(crate::telemetry::track_latency))
-        .layer(middleware::from_fn_with_state(state.clone(), web::request_meta))
-        .layer(middleware::from_fn_with_state(state.clone(), web::origin_check))
+        .layer(web::OriginCheckLayer::new(state.config()))
         .layer(web::cors(state.config()))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -203,7 +202,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
                 ),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        .layer(SetRequestIdLayer::x_request_id(web::FastRequestId));
     Ok(router)
 }
 

@@ -1084,28 +1084,29 @@ mod sqlite_read {
             let conn = &conns[file];
             let mut stmt = conn.prepare_cached(SESSION_BY_TOKEN)?;
             stmt.query_row((token_hash, now), |r| {
+                // Columns by position (see SESSION_BY_TOKEN): no name lookups.
                 Ok((
                     SessionRow {
-                        id: r.get("s_id")?,
-                        user_id: r.get("user_id")?,
-                        expires_at: Timestamp(r.get("expires_at")?),
-                        max_expires_at: Timestamp(r.get("max_expires_at")?),
-                        refreshed_at: Timestamp(r.get("refreshed_at")?),
-                        persistent: r.get::<_, i64>("persistent")? != 0,
-                        ip_address: r.get("ip_address")?,
-                        user_agent: r.get("user_agent")?,
-                        created_at: Timestamp(r.get("s_created_at")?),
+                        id: r.get(0)?,
+                        user_id: r.get(1)?,
+                        expires_at: Timestamp(r.get(2)?),
+                        max_expires_at: Timestamp(r.get(3)?),
+                        refreshed_at: Timestamp(r.get(4)?),
+                        persistent: r.get::<_, i64>(5)? != 0,
+                        ip_address: r.get(6)?,
+                        user_agent: r.get(7)?,
+                        created_at: Timestamp(r.get(8)?),
                     },
                     UserRow {
-                        id: r.get("id")?,
-                        email: r.get("email")?,
-                        name: r.get("name")?,
-                        email_verified: r.get::<_, i64>("email_verified")? != 0,
-                        image: r.get("image")?,
-                        password_hash: r.get("password_hash")?,
-                        personal_workspace_id: r.get("personal_workspace_id")?,
-                        created_at: Timestamp(r.get("created_at")?),
-                        updated_at: Timestamp(r.get("updated_at")?),
+                        id: r.get(9)?,
+                        email: r.get(10)?,
+                        name: r.get(11)?,
+                        email_verified: r.get::<_, i64>(12)? != 0,
+                        image: r.get(13)?,
+                        password_hash: r.get(14)?,
+                        personal_workspace_id: r.get(15)?,
+                        created_at: Timestamp(r.get(16)?),
+                        updated_at: Timestamp(r.get(17)?),
                     },
                 ))
             })

@@ -65,20 +65,73 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 /// Middleware: request latency by route (the matched pattern, never the raw path).
+/// Labels are static strings, so recording allocates nothing per request.
 pub async fn track_latency(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
-    let method = req.method().to_string();
+        .map_or("unmatched", |m| intern(m.as_str()));
+    let method = match *req.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        axum::http::Method::HEAD => "HEAD",
+        _ => "other",
+    };
     let started = Instant::now();
     let res = next.run(req).await;
     metrics::histogram!(
         names::REQUEST_DURATION,
         "route" => route,
         "method" => method,
-        "status" => res.status().as_u16().to_string(),
+        "status" => status_label(res.status().as_u16()),
     )
     .record(started.elapsed().as_secs_f64());
     res
+}
+
+/// The route patterns are a fixed, small set: each is leaked once and reused.
+fn intern(route: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::RwLock;
+    static ROUTES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Some(r) = routes.read().ok().and_then(|set| set.get(route).copied()) {
+        return r;
+    }
+    let mut set = match routes.write() {
+        Ok(set) => set,
+        Err(_) => return "unmatched",
+    };
+    if let Some(r) = set.get(route) {
+        return r;
+    }
+    let leaked: &'static str = Box::leak(route.to_string().into_boxed_str());
+    set.insert(leaked);
+    leaked
+}
+
+fn status_label(code: u16) -> &'static str {
+    match code {
+        200 => "200",
+        204 => "204",
+        302 => "302",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        409 => "409",
+        413 => "413",
+        415 => "415",
+        422 => "422",
+        423 => "423",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        c if c < 300 => "2xx",
+        c if c < 400 => "3xx",
+        c if c < 500 => "4xx",
+        _ => "5xx",
+    }
 }

@@ -4,9 +4,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, header, request::Parts};
-use axum::middleware::Next;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 
@@ -125,29 +124,105 @@ pub fn client_ip(cfg: &Config, peer: Option<IpAddr>, headers: &HeaderMap) -> Opt
     )
 }
 
-/// Middleware: the Origin check of contract §6, the first check a POST meets (ahead
-/// of content type, size and parsing). A POST whose `Origin` is present and not allowed
-/// (`null` included), or that says `Sec-Fetch-Site: cross-site` without an allowed
-/// `Origin`, is 403 `INVALID_ORIGIN` before any side effect. Requests without `Origin`
-/// (curl, servers) pass. OWASP ASVS 5.0 V3.5 (cross-site request forgery).
-pub async fn origin_check(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() == axum::http::Method::POST {
-        let allowed = &state.config().allowed_origins;
-        let headers = req.headers();
-        let origin_ok = match headers.get(header::ORIGIN) {
-            Some(o) => o.to_str().is_ok_and(|o| allowed.iter().any(|a| a == o)),
-            None => {
-                let cross_site = headers
-                    .get("sec-fetch-site")
-                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-                !cross_site
-            }
-        };
-        if !origin_ok {
-            return axum::response::IntoResponse::into_response(AppError::invalid_origin());
+/// The Origin check of contract §6, the first check a POST meets (ahead of content
+/// type, size and parsing). A POST whose `Origin` is present and not allowed (`null`
+/// included), or that says `Sec-Fetch-Site: cross-site` without an allowed `Origin`, is
+/// 403 `INVALID_ORIGIN` before any side effect. Requests without `Origin` (curl,
+/// servers) pass. OWASP ASVS 5.0 V3.5 (cross-site request forgery).
+///
+/// A plain tower layer (no boxing): it sits on every request.
+#[derive(Clone)]
+pub struct OriginCheckLayer {
+    allowed: std::sync::Arc<[String]>,
+}
+
+impl OriginCheckLayer {
+    pub fn new(cfg: &Config) -> Self {
+        OriginCheckLayer {
+            allowed: cfg.allowed_origins.clone().into(),
         }
     }
-    next.run(req).await
+}
+
+impl<S> tower::Layer<S> for OriginCheckLayer {
+    type Service = OriginCheck<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OriginCheck {
+            inner,
+            allowed: self.allowed.clone(),
+        }
+    }
+}
+
+/// The service of [`OriginCheckLayer`].
+#[derive(Clone)]
+pub struct OriginCheck<S> {
+    inner: S,
+    allowed: std::sync::Arc<[String]>,
+}
+
+impl<S> OriginCheck<S> {
+    fn refused<B>(&self, req: &axum::http::Request<B>) -> bool {
+        if req.method() != axum::http::Method::POST {
+            return false;
+        }
+        let headers = req.headers();
+        match headers.get(header::ORIGIN) {
+            Some(o) => !o
+                .to_str()
+                .is_ok_and(|o| self.allowed.iter().any(|a| a == o)),
+            None => headers
+                .get("sec-fetch-site")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site")),
+        }
+    }
+}
+
+impl<S, B> tower::Service<axum::http::Request<B>> for OriginCheck<S>
+where
+    S: tower::Service<axum::http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future =
+        futures_util::future::Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+        if self.refused(&req) {
+            let res = axum::response::IntoResponse::into_response(AppError::invalid_origin());
+            futures_util::future::Either::Left(std::future::ready(Ok(res)))
+        } else {
+            futures_util::future::Either::Right(self.inner.call(req))
+        }
+    }
+}
+
+/// Request ids: 128 random bits from a fast thread-local generator, as a UUID.
+#[derive(Clone, Copy, Default)]
+pub struct FastRequestId;
+
+impl tower_http::request_id::MakeRequestId for FastRequestId {
+    fn make_request_id<B>(
+        &mut self,
+        _: &axum::http::Request<B>,
+    ) -> Option<tower_http::request_id::RequestId> {
+        use rand::RngExt;
+        let bits: u128 = rand::rng().random();
+        let id = uuid::Builder::from_random_bytes(bits.to_le_bytes())
+            .into_uuid()
+            .to_string();
+        HeaderValue::from_str(&id)
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
+    }
 }
 
 /// CORS for the allowlisted origins, with credentials (contract §6).
@@ -172,37 +247,38 @@ pub fn cors(cfg: &Config) -> tower_http::cors::CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-/// Middleware: computes [`RequestMeta`] once per request for both doors.
-pub async fn request_meta(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let headers = req.headers();
-    let meta = RequestMeta {
-        ip: client_ip(state.config(), peer, headers),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(512).collect()),
-        turnstile_token: headers
-            .get("x-turnstile-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-    };
-    req.extensions_mut().insert(meta);
-    next.run(req).await
+impl RequestMeta {
+    /// The facts of a request: client IP (see [`client_ip`]), user agent (at most 512
+    /// characters) and the `X-Turnstile-Token` header.
+    pub fn from_parts(cfg: &Config, parts: &Parts) -> RequestMeta {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let headers = &parts.headers;
+        RequestMeta {
+            ip: client_ip(cfg, peer, headers),
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(512).collect()),
+            turnstile_token: headers
+                .get("x-turnstile-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        }
+    }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta
+where
+    AppState: axum::extract::FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<RequestMeta>()
-            .cloned()
-            .unwrap_or_default())
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        Ok(RequestMeta::from_parts(app.config(), parts))
     }
 }
 
