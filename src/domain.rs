@@ -3,9 +3,9 @@
 //! Parse, don't validate: each adapter turns raw request fields into these types once,
 //! and the service layer only accepts the parsed forms.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use rand::RngExt;
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -181,10 +181,37 @@ impl Timestamp {
             .unwrap_or_default()
     }
 
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, computed directly (it is on every response).
     pub fn to_rfc3339(self) -> String {
-        self.to_datetime()
-            .to_rfc3339_opts(SecondsFormat::Millis, true)
+        let ms = self.0.rem_euclid(1000);
+        let secs = self.0.div_euclid(1000);
+        let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        let mut out = String::with_capacity(24);
+        let _ = write!(
+            out,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        );
+        out
     }
+}
+
+/// Proleptic Gregorian (year, month, day) of a day count since 1970-01-01
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 impl Serialize for Timestamp {
@@ -277,6 +304,22 @@ mod tests {
         let p = Password::new("ﬁancé");
         assert_eq!(p.expose(), "fiancé");
         assert_eq!(format!("{p:?}"), "Password(***)");
+    }
+
+    #[test]
+    fn timestamps_match_chrono_everywhere() {
+        let mut t: i64 = -62_135_596_800_000; // 0001-01-01
+        while t < 253_402_300_799_000 {
+            // 9999-12-31
+            assert_eq!(
+                Timestamp(t).to_rfc3339(),
+                Timestamp(t)
+                    .to_datetime()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "{t}"
+            );
+            t += 7_919_876_543; // ~92 days and odd hours, minutes, millis
+        }
     }
 
     #[test]

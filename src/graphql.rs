@@ -90,7 +90,7 @@ impl QueryRoot {
     /// The current session and its user.
     async fn session(&self, ctx: &Context<'_>) -> GqlResult<SessionInfo> {
         let p = principal(ctx).await?;
-        Ok(state(ctx).session_info(&p))
+        Ok(state(ctx).session_info(p))
     }
 
     /// Every way the user can sign in.

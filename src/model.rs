@@ -23,6 +23,20 @@ pub struct User {
     pub updated_at: Timestamp,
 }
 
+impl From<UserRow> for User {
+    fn from(u: UserRow) -> Self {
+        User {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            email_verified: u.email_verified,
+            image: u.image,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
 impl From<&UserRow> for User {
     fn from(u: &UserRow) -> Self {
         User {
@@ -47,6 +61,19 @@ pub struct Session {
     pub created_at: Timestamp,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+}
+
+impl From<SessionRow> for Session {
+    fn from(s: SessionRow) -> Self {
+        Session {
+            id: s.id,
+            user_id: s.user_id,
+            expires_at: s.expires_at,
+            created_at: s.created_at,
+            ip_address: s.ip_address,
+            user_agent: s.user_agent,
+        }
+    }
 }
 
 impl From<&SessionRow> for Session {

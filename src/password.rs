@@ -14,9 +14,9 @@ use crate::error::{AppError, AppResult};
 /// argon2id is deliberately expensive (~40 ms and 19 MiB at the default cost), so it
 /// never runs on the async runtime. One thread per core takes jobs from a queue, which
 /// bounds concurrency (a sign-in flood queues instead of multiplying memory), and:
-/// - the threads run at a lower scheduling priority (nice +10), so when the machine is
-///   busy the async workers answering session checks go first, while an idle machine
-///   still hashes on every core;
+/// - the threads run in the idle scheduling class, so when the machine is busy the
+///   async workers answering session checks go first, while an idle machine still
+///   hashes on every core;
 /// - each thread reuses one argon2 memory buffer for verifications instead of
 ///   allocating 19 MiB per sign-in, and frees it after two idle seconds.
 #[derive(Clone)]
@@ -111,13 +111,19 @@ fn hash_worker(jobs: &flume::Receiver<Job>, params: &Params) {
     }
 }
 
-/// nice +10 for the calling thread (Linux threads have their own nice value).
+/// Puts the calling thread in Linux's SCHED_IDLE class: it runs whenever a core has
+/// nothing else to do and yields at once to any ordinary thread (the async workers).
+/// Where that is refused, nice +19 is the fallback.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: gettid and setpriority take no pointers; a failure leaves the priority as is.
+    // SAFETY: the pointer passed is to a live local; the calls only change this
+    // thread's scheduling, and a failure leaves it as it was.
     unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+        }
     }
 }
 

@@ -130,7 +130,7 @@ async fn sign_in(
     responses((status = 200, body = SessionInfo), (status = 401, body = ErrorBody)))]
 async fn session(State(state): State<AppState>, token: PresentedToken) -> AppResult<Response> {
     let (p, cookies) = principal(&state, &token).await?;
-    Ok(with_cookies(Json(state.session_info(&p)), &cookies))
+    Ok(with_cookies(Json(state.session_info(p)), &cookies))
 }
 
 #[utoipa::path(get, path = "/auth/me", tag = "auth",

@@ -567,10 +567,10 @@ impl AppState {
         Ok(())
     }
 
-    pub fn session_info(&self, p: &Principal) -> SessionInfo {
+    pub fn session_info(&self, p: Principal) -> SessionInfo {
         SessionInfo {
-            session: Session::from(&p.session),
-            user: User::from(&p.user),
+            session: Session::from(p.session),
+            user: User::from(p.user),
         }
     }
 
