@@ -237,19 +237,7 @@ impl TestApp {
     /// Waits until `n` emails whose link contains `needle` reached `to`, and returns
     /// the link of the newest.
     pub async fn wait_link(&self, to: &str, needle: &str, n: usize) -> String {
-        for _ in 0..200 {
-            let links: Vec<String> = self
-                .emails_to(to)
-                .iter()
-                .filter_map(|(_, text, _)| link_in(text))
-                .filter(|l| l.contains(needle))
-                .collect();
-            if links.len() >= n {
-                return links[n - 1].clone();
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("no email #{n} with a {needle} link reached {to}");
+        wait_outbox_link(&self.outbox, to, needle, n).await
     }
 
     /// Asserts that, after the background work had time to run, exactly `n` emails
@@ -343,6 +331,23 @@ pub async fn fresh_database(dir: &Path) -> String {
         }
         _ => format!("sqlite://{}?mode=rwc", dir.join("latch.db").display()),
     }
+}
+
+/// Waits until `n` emails to `to` in `outbox` carry a link containing `needle`, and
+/// returns the link of the `n`th.
+pub async fn wait_outbox_link(outbox: &Path, to: &str, needle: &str, n: usize) -> String {
+    for _ in 0..200 {
+        let links: Vec<String> = read_outbox(outbox, to)
+            .iter()
+            .filter_map(|(_, text, _)| link_in(text))
+            .filter(|l| l.contains(needle))
+            .collect();
+        if links.len() >= n {
+            return links[n - 1].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no email #{n} with a {needle} link reached {to}");
 }
 
 /// Reads `.eml` files addressed to `to`.

@@ -257,18 +257,3 @@ async fn sigterm_finishes_requests_in_flight() {
     .0;
     assert!(status.success(), "exits cleanly: {status:?}");
 }
-
-async fn wait_outbox_link(outbox: &std::path::Path, to: &str, needle: &str, n: usize) -> String {
-    for _ in 0..200 {
-        let links: Vec<String> = read_outbox(outbox, to)
-            .iter()
-            .filter_map(|(_, text, _)| link_in(text))
-            .filter(|l| l.contains(needle))
-            .collect();
-        if links.len() >= n {
-            return links[n - 1].clone();
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no {needle} email for {to}");
-}

@@ -57,6 +57,7 @@ fn start_idp(port: u16) -> Child {
             .arg(format!(
                 "http://127.0.0.1:{port}/.well-known/openid-configuration"
             ))
+            .stderr(Stdio::null())
             .status();
         if discovery.is_ok_and(|s| s.success()) {
             return child;
