@@ -696,3 +696,21 @@ async fn a_rotated_signing_key_is_fetched_when_an_unknown_key_id_appears() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_provider_that_cannot_be_discovered_does_not_stop_the_others() {
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let mut vars = oidc_vars(&idp().issuer);
+    vars.retain(|(k, _)| k.starts_with("LATCH_OIDC_TEST_"));
+    vars.push(("LATCH_OIDC_DOWN_ISSUER".into(), down));
+    vars.push(("LATCH_OIDC_DOWN_CLIENT_ID".into(), "dashboard".into()));
+    let app = spawn_app_with_oidc(&["--public-url", PUBLIC], vars).await;
+    assert_eq!(app.get("/healthz", None).await.status, 200);
+    let r = app
+        .post("/auth/sign-in/social", json!({"provider": "down"}), None)
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["reason"], "PROVIDER_ERROR");
+    let ok = sign_in_social(&app, &login("sub-up", "up@example.com", true)).await;
+    assert_eq!(ok.status, 302, "{}", ok.text);
+}
