@@ -562,7 +562,9 @@ impl Store {
 
     /// Records an email about to be sent to the user, unless the user already got
     /// `hourly_cap` emails in the last hour, or (with `cooldown_since`) a verification
-    /// email after that instant. One statement, so concurrent requests cannot both pass.
+    /// email after that instant. The transaction first writes the user's row (a no-op
+    /// update), which serializes concurrent reservations for one user on both
+    /// databases, so two requests can never both take the last place.
     pub async fn reserve_email(
         &self,
         user_id: &str,
@@ -574,6 +576,11 @@ impl Store {
         let hour_ago = now.millis() - 3_600_000;
         // With no cooldown, compare against a time in the future so nothing matches.
         let cooldown = cooldown_since.map_or(i64::MAX, Timestamp::millis);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query(
             "INSERT INTO email_log (id, user_id, kind, sent_at) \
              SELECT $1, $2, $3, $4 \
@@ -588,8 +595,9 @@ impl Store {
         .bind(hour_ago)
         .bind(hourly_cap)
         .bind(cooldown)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -385,3 +385,21 @@ async fn concurrent_uses_of_one_verification_link_succeed_once() {
     let me = app.get("/auth/me", Some(&token)).await;
     assert_eq!(me.body["workspaces"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn concurrent_requests_never_exceed_the_hourly_email_cap() {
+    let app = spawn_app().await;
+    let email = "burst@example.com";
+    app.sign_up(email, PASSWORD, "Burst").await;
+    app.wait_link(email, "verify-email", 1).await;
+    let statuses = app
+        .concurrent(20, || {
+            app.client
+                .post(app.url("/auth/forget-password"))
+                .json(&json!({"email": email}))
+        })
+        .await;
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    app.wait_link(email, "reset-password", 9).await;
+    app.settle_and_count(email, 10).await;
+}
