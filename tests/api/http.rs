@@ -300,3 +300,19 @@ async fn the_purge_removes_only_what_has_expired() {
     // Idempotent: a second run (another instance) finds nothing more.
     assert_eq!(store.purge_expired(900).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn the_landing_page_links_graphiql_openapi_and_a_quick_start() {
+    let app = spawn_app().await;
+    let r = app.get("/", None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    for needle in [
+        "href=\"/graphql\"",
+        "href=\"/openapi.json\"",
+        "Quick start",
+        &app.addr,
+    ] {
+        assert!(r.text.contains(needle), "{needle} missing");
+    }
+}
