@@ -174,6 +174,15 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
             get(move || async move { axum::response::Html(landing) }),
         )
         .route(
+            "/README.md",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+                    include_str!("../README.md"),
+                )
+            }),
+        )
+        .route(
             "/metrics",
             get(move || async move {
                 (
