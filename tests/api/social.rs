@@ -176,15 +176,20 @@ async fn callback(app: &TestApp, url: &str) -> Reply {
     app.get(&path_of(url), None).await
 }
 
-async fn sign_in_social(app: &TestApp, who: &Login<'_>) -> Reply {
-    let cb = start_and_login(
+/// Starts a plain social sign-in with `test` and logs in: the callback URL.
+async fn login_callback(app: &TestApp, who: &Login<'_>) -> String {
+    start_and_login(
         app,
         "/auth/sign-in/social",
         json!({"provider": "test"}),
         None,
         who,
     )
-    .await;
+    .await
+}
+
+async fn sign_in_social(app: &TestApp, who: &Login<'_>) -> Reply {
+    let cb = login_callback(app, who).await;
     callback(app, &cb).await
 }
 
@@ -561,14 +566,7 @@ async fn denied_consent_is_a_provider_error() {
         r.header("location"),
         Some(format!("{PUBLIC}/signin?error=PROVIDER_ERROR").as_str())
     );
-    let cb = start_and_login(
-        &app,
-        "/auth/sign-in/social",
-        json!({"provider": "test"}),
-        None,
-        &who,
-    )
-    .await;
+    let cb = login_callback(&app, &who).await;
     let r = callback(&app, &cb).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body["reason"], "PROVIDER_ERROR");
@@ -580,28 +578,14 @@ async fn states_are_single_use_short_lived_bound_and_tamper_evident() {
     let who = login("sub-state", "state@example.com", true);
 
     // Replay.
-    let cb = start_and_login(
-        &app,
-        "/auth/sign-in/social",
-        json!({"provider": "test"}),
-        None,
-        &who,
-    )
-    .await;
+    let cb = login_callback(&app, &who).await;
     assert_eq!(callback(&app, &cb).await.status, 302);
     let replay = callback(&app, &cb).await;
     assert_eq!(replay.status, 400);
     assert_eq!(replay.body["reason"], "INVALID_STATE");
 
     // Another provider's callback, then tampering: neither consumes the real state.
-    let cb = start_and_login(
-        &app,
-        "/auth/sign-in/social",
-        json!({"provider": "test"}),
-        None,
-        &who,
-    )
-    .await;
+    let cb = login_callback(&app, &who).await;
     let wrong = app
         .get(
             &path_of(&cb).replace("/callback/test", "/callback/other"),
@@ -624,28 +608,14 @@ async fn states_are_single_use_short_lived_bound_and_tamper_evident() {
     );
 
     // Expiry.
-    let cb = start_and_login(
-        &app,
-        "/auth/sign-in/social",
-        json!({"provider": "test"}),
-        None,
-        &who,
-    )
-    .await;
+    let cb = login_callback(&app, &who).await;
     app.sql("UPDATE oauth_states SET expires_at = 0", &[]).await;
     let expired = callback(&app, &cb).await;
     assert_eq!(expired.status, 400);
     assert_eq!(expired.body["reason"], "INVALID_STATE");
 
     // An `iss` that is not the provider's.
-    let cb = start_and_login(
-        &app,
-        "/auth/sign-in/social",
-        json!({"provider": "test"}),
-        None,
-        &who,
-    )
-    .await;
+    let cb = login_callback(&app, &who).await;
     let iss = query_param(&cb, "iss").unwrap();
     let forged = path_of(&cb).replace(
         &url::form_urlencoded::byte_serialize(iss.as_bytes()).collect::<String>(),
@@ -655,14 +625,7 @@ async fn states_are_single_use_short_lived_bound_and_tamper_evident() {
     assert_eq!(r.body["reason"], "PROVIDER_ERROR", "{forged}");
 
     // A code that is not the provider's.
-    let cb = start_and_login(
-        &app,
-        "/auth/sign-in/social",
-        json!({"provider": "test"}),
-        None,
-        &who,
-    )
-    .await;
+    let cb = login_callback(&app, &who).await;
     let code = query_param(&cb, "code").unwrap();
     let r = app
         .get(&path_of(&cb).replace(&code, "forged-code"), None)
