@@ -252,14 +252,6 @@ const TURNSTILE_FLOWS: &[&str] = &[
 ];
 
 impl Settings {
-    /// Reads settings from the process environment only (no command line), as tests and
-    /// embedders do.
-    pub fn from_env() -> anyhow::Result<Settings> {
-        Cli::try_parse_from(["latch"])
-            .map(|cli| cli.settings)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-    }
-
     /// Checks every value and fills the defaults that depend on `bound`, the address the
     /// listener actually got (differs from `bind` when the port is 0).
     pub fn resolve(&self, bound: SocketAddr) -> anyhow::Result<Config> {

@@ -5,7 +5,7 @@
 
 use std::fmt::{self, Write as _};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rand::RngExt;
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -175,12 +175,6 @@ impl Timestamp {
         )
     }
 
-    pub fn to_datetime(self) -> DateTime<Utc> {
-        Utc.timestamp_millis_opt(self.0)
-            .single()
-            .unwrap_or_default()
-    }
-
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, computed directly (it is on every response).
     pub fn to_rfc3339(self) -> String {
         let ms = self.0.rem_euclid(1000);
@@ -313,8 +307,8 @@ mod tests {
             // 9999-12-31
             assert_eq!(
                 Timestamp(t).to_rfc3339(),
-                Timestamp(t)
-                    .to_datetime()
+                chrono::TimeZone::timestamp_millis_opt(&Utc, t)
+                    .unwrap()
                     .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 "{t}"
             );

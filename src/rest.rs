@@ -293,12 +293,7 @@ async fn verify_email(
         Err(e) if e.reason == Some("INVALID_REDIRECT") => Err(e),
         Err(e) => {
             // With a valid callbackURL the browser goes back to the app with the error.
-            let cfg = state.config();
-            match crate::redirect::parse_optional(
-                q.callback_url.as_deref(),
-                &cfg.app_url,
-                &cfg.allowed_origins,
-            ) {
+            match state.redirect(q.callback_url.as_deref()) {
                 Ok(Some(url)) => {
                     e.log();
                     let code = e.reason.unwrap_or(e.code);

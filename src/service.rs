@@ -130,10 +130,6 @@ impl AppState {
         }
     }
 
-    pub fn providers(&self) -> &Providers {
-        &self.inner.providers
-    }
-
     pub fn guard(&self) -> &Guard {
         &self.inner.guard
     }
@@ -161,7 +157,8 @@ impl AppState {
         &self.inner.store
     }
 
-    fn redirect(&self, raw: Option<&str>) -> AppResult<Option<Url>> {
+    /// Checks an optional redirect target against the allowlist (contract §4).
+    pub fn redirect(&self, raw: Option<&str>) -> AppResult<Option<Url>> {
         let cfg = &self.inner.cfg;
         parse_optional(raw, &cfg.app_url, &cfg.allowed_origins)
     }
