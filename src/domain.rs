@@ -3,7 +3,7 @@
 //! Parse, don't validate: each adapter turns raw request fields into these types once,
 //! and the service layer only accepts the parsed forms.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use rand::RngExt;
@@ -151,7 +151,11 @@ pub fn new_token() -> String {
 
 /// SHA-256 of a token, hex: the only form in which tokens are stored.
 pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    let digest = Sha256::digest(token.as_bytes());
+    let mut hex = [0u8; 64];
+    // Cannot fail: the buffer is exactly twice the digest's length.
+    let _ = hex::encode_to_slice(digest, &mut hex);
+    String::from_utf8_lossy(&hex).into_owned()
 }
 
 /// An instant, stored as Unix epoch milliseconds and rendered as RFC 3339 in UTC
@@ -177,19 +181,40 @@ impl Timestamp {
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, computed directly (it is on every response).
     pub fn to_rfc3339(self) -> String {
+        self.rfc3339_bytes().as_str().to_owned()
+    }
+
+    /// The RFC 3339 text in a stack buffer: four of these are on every session check.
+    /// Years outside 0..=9999 (never stored by latch) are clamped to that range.
+    fn rfc3339_bytes(self) -> Rfc3339 {
         let ms = self.0.rem_euclid(1000);
         let secs = self.0.div_euclid(1000);
         let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
         let (y, m, d) = civil_from_days(days);
-        let mut out = String::with_capacity(24);
-        let _ = write!(
-            out,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-            sod / 3600,
-            sod % 3600 / 60,
-            sod % 60
-        );
-        out
+        let mut b = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut v: u64| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y.clamp(0, 9999) as u64);
+        put(5, 2, u64::from(m));
+        put(8, 2, u64::from(d));
+        put(11, 2, (sod / 3600) as u64);
+        put(14, 2, (sod % 3600 / 60) as u64);
+        put(17, 2, (sod % 60) as u64);
+        put(20, 3, ms as u64);
+        Rfc3339(b)
+    }
+}
+
+/// RFC 3339 text of a [`Timestamp`], ASCII by construction.
+struct Rfc3339([u8; 24]);
+
+impl Rfc3339 {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("1970-01-01T00:00:00.000Z")
     }
 }
 
@@ -210,7 +235,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        s.serialize_str(self.rfc3339_bytes().as_str())
     }
 }
 

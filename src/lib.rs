@@ -7,6 +7,8 @@
 pub mod config;
 /// Parsed inputs and value types: Email, Name, Password, tokens, timestamps.
 pub mod domain;
+/// Request id, CORS, Origin check, no-store, request log and latency of every request.
+pub mod envelope;
 /// The one error type and its REST and GraphQL renderings (contract §3).
 pub mod error;
 /// The GraphQL door.

@@ -2,10 +2,10 @@
 //! Each handler carries its OpenAPI description, and `/openapi.json` is built from
 //! these handlers, so the document cannot drift from the routes.
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::{Json, Router};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,7 +19,7 @@ use crate::model::{
 use crate::redirect::with_query;
 use crate::service::{AppState, Principal, RequestMeta};
 use crate::web::{
-    JsonBody, NoFields, PresentedToken, append_cookies, clear_cookie, session_cookie,
+    Json, JsonBody, NoFields, PresentedToken, append_cookies, clear_cookie, session_cookie,
 };
 
 #[derive(OpenApi)]

@@ -4,16 +4,14 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
-use axum::http::{HeaderValue, header};
-use axum::middleware;
+use axum::extract::Request;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
+use crate::envelope::{Envelope, EnvelopeConfig};
 use crate::error::AppError;
 use crate::graphql::{self, GraphqlState};
 use crate::guard::Guard;
@@ -23,12 +21,11 @@ use crate::password::Hasher;
 use crate::rest;
 use crate::service::AppState;
 use crate::store::Store;
-use crate::web;
 
 /// A built application, bound to its port, ready to serve.
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    router: Envelope<Router>,
     state: AppState,
 }
 
@@ -79,8 +76,9 @@ impl Application {
         let housekeeping = spawn_housekeeping(self.state.clone());
         axum::serve(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(
+                self.router,
+            ),
         )
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -141,7 +139,7 @@ async fn shutdown_signal() {
 }
 
 /// Both doors, `/openapi.json`, `/healthz`, and the contract's 404/405 bodies.
-pub fn router(state: AppState) -> anyhow::Result<Router> {
+pub fn router(state: AppState) -> anyhow::Result<Envelope<Router>> {
     let (rest_routes, openapi) = rest::router();
     let openapi_json = openapi.to_pretty_json().context("rendering OpenAPI")?;
     let gs = GraphqlState {
@@ -193,34 +191,17 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
             }),
         )
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(crate::telemetry::track_latency))
-        .layer(web::OriginCheckLayer::new(state.config()))
-        .layer(web::cors(state.config()))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        // Spans carry the request id, method and path only: query strings hold
-        // one-time tokens, which must never reach a log line.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &axum::http::Request<_>| {
-                    let id = req
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
-                })
-                // One line per request at info: status and latency, within the span.
-                .on_response(
-                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
-                ),
-        )
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(web::FastRequestId));
-    Ok(router)
+        .method_not_allowed_fallback(method_not_allowed);
+    let routes = openapi.paths.paths.keys().map(String::as_str).chain([
+        "/graphql",
+        "/graphql/schema.graphql",
+        "/openapi.json",
+        "/",
+        "/README.md",
+        "/metrics",
+    ]);
+    let envelope = EnvelopeConfig::new(&state.config().allowed_origins, routes);
+    Ok(Envelope::new(router, envelope))
 }
 
 async fn not_found() -> Response {

@@ -1056,8 +1056,8 @@ async fn consume_in(
 /// In-thread SQLite reads (see [`Store::session_by_token`]).
 mod sqlite_read {
     use std::cell::RefCell;
-    use std::collections::HashMap;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
+    use std::sync::Arc;
     use std::time::Duration;
 
     use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -1066,26 +1066,35 @@ mod sqlite_read {
     use crate::domain::Timestamp;
 
     thread_local! {
-        /// One read-only connection per thread and database file.
-        static CONNECTIONS: RefCell<HashMap<PathBuf, Connection>> = RefCell::new(HashMap::new());
+        /// One read-only connection per thread and store. Entries are keyed by the
+        /// store's `Arc` of the file name (pointer equality: no path hashing on the hot
+        /// path); holding a clone keeps the address from being reused by another store.
+        static CONNECTIONS: RefCell<Vec<(Arc<PathBuf>, Connection)>> = const { RefCell::new(Vec::new()) };
     }
 
     pub fn session_by_token(
-        file: &Path,
+        file: &Arc<PathBuf>,
         token_hash: &str,
         now: i64,
     ) -> rusqlite::Result<Option<(SessionRow, UserRow)>> {
         CONNECTIONS.with(|cell| {
             let mut conns = cell.borrow_mut();
-            if !conns.contains_key(file) {
-                let conn = Connection::open_with_flags(
-                    file,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                conn.busy_timeout(Duration::from_secs(10))?;
-                conns.insert(file.to_path_buf(), conn);
-            }
-            let conn = &conns[file];
+            let at = match conns.iter().position(|(f, _)| Arc::ptr_eq(f, file)) {
+                Some(i) => i,
+                None => {
+                    // Connections of stores that are gone (only this list holds their
+                    // name) are closed first.
+                    conns.retain(|(f, _)| Arc::strong_count(f) > 1);
+                    let conn = Connection::open_with_flags(
+                        file.as_path(),
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    conn.busy_timeout(Duration::from_secs(10))?;
+                    conns.push((file.clone(), conn));
+                    conns.len() - 1
+                }
+            };
+            let conn = &conns[at].1;
             let mut stmt = conn.prepare_cached(SESSION_BY_TOKEN)?;
             stmt.query_row((token_hash, now), |r| {
                 // Columns by position (see SESSION_BY_TOKEN): no name lookups.

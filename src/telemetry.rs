@@ -6,11 +6,7 @@
 //! Prometheus text format at `/metrics`.
 
 use std::sync::OnceLock;
-use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
@@ -64,34 +60,33 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Middleware: request latency by route (the matched pattern, never the raw path).
-/// Labels are static strings, so recording allocates nothing per request.
-pub async fn track_latency(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |m| intern(m.as_str()));
-    let method = match *req.method() {
-        axum::http::Method::GET => "GET",
-        axum::http::Method::POST => "POST",
-        axum::http::Method::OPTIONS => "OPTIONS",
-        axum::http::Method::HEAD => "HEAD",
-        _ => "other",
-    };
-    let started = Instant::now();
-    let res = next.run(req).await;
-    metrics::histogram!(
-        names::REQUEST_DURATION,
-        "route" => route,
-        "method" => method,
-        "status" => status_label(res.status().as_u16()),
-    )
-    .record(started.elapsed().as_secs_f64());
-    res
+/// Records one request's latency under its route pattern, method and status. Labels
+/// are static strings and the histogram handles are kept per thread, so recording
+/// allocates nothing and takes no lock after a label set's first request.
+pub fn record_request(route: &'static str, method: &'static str, status: u16, secs: f64) {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    type Labels = (&'static str, &'static str, u16);
+    thread_local! {
+        static HANDLES: RefCell<HashMap<Labels, metrics::Histogram>> = RefCell::new(HashMap::new());
+    }
+    HANDLES.with(|h| {
+        h.borrow_mut()
+            .entry((route, method, status))
+            .or_insert_with(|| {
+                metrics::histogram!(
+                    names::REQUEST_DURATION,
+                    "route" => route,
+                    "method" => method,
+                    "status" => status_label(status),
+                )
+            })
+            .record(secs);
+    });
 }
 
 /// The route patterns are a fixed, small set: each is leaked once and reused.
-fn intern(route: &str) -> &'static str {
+pub(crate) fn intern(route: &str) -> &'static str {
     use std::collections::HashSet;
     use std::sync::RwLock;
     static ROUTES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();

@@ -18,6 +18,27 @@ pub const SESSION_COOKIE: &str = "session_token";
 /// Largest request body accepted (contract §2).
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// A JSON response, serialized straight into a buffer sized for latch's bodies (axum's
+/// `Json` starts at 128 bytes and grows several times for a session answer).
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        let mut buf = Vec::with_capacity(512);
+        match serde_json::to_writer(&mut buf, &self.0) {
+            Ok(()) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                buf,
+            )
+                .into_response(),
+            Err(e) => AppError::internal(e.into()).into_response(),
+        }
+    }
+}
+
 /// `Set-Cookie` value carrying a session token. `max_age` `None` makes a
 /// browser-session cookie.
 pub fn session_cookie(cfg: &Config, token: &str, max_age: Option<i64>) -> String {
@@ -122,129 +143,6 @@ pub fn client_ip(cfg: &Config, peer: Option<IpAddr>, headers: &HeaderMap) -> Opt
             .copied()
             .unwrap_or(peer),
     )
-}
-
-/// The Origin check of contract §6, the first check a POST meets (ahead of content
-/// type, size and parsing). A POST whose `Origin` is present and not allowed (`null`
-/// included), or that says `Sec-Fetch-Site: cross-site` without an allowed `Origin`, is
-/// 403 `INVALID_ORIGIN` before any side effect. Requests without `Origin` (curl,
-/// servers) pass. OWASP ASVS 5.0 V3.5 (cross-site request forgery).
-///
-/// A plain tower layer (no boxing): it sits on every request.
-#[derive(Clone)]
-pub struct OriginCheckLayer {
-    allowed: std::sync::Arc<[String]>,
-}
-
-impl OriginCheckLayer {
-    pub fn new(cfg: &Config) -> Self {
-        OriginCheckLayer {
-            allowed: cfg.allowed_origins.clone().into(),
-        }
-    }
-}
-
-impl<S> tower::Layer<S> for OriginCheckLayer {
-    type Service = OriginCheck<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        OriginCheck {
-            inner,
-            allowed: self.allowed.clone(),
-        }
-    }
-}
-
-/// The service of [`OriginCheckLayer`].
-#[derive(Clone)]
-pub struct OriginCheck<S> {
-    inner: S,
-    allowed: std::sync::Arc<[String]>,
-}
-
-impl<S> OriginCheck<S> {
-    fn refused<B>(&self, req: &axum::http::Request<B>) -> bool {
-        if req.method() != axum::http::Method::POST {
-            return false;
-        }
-        let headers = req.headers();
-        match headers.get(header::ORIGIN) {
-            Some(o) => !o
-                .to_str()
-                .is_ok_and(|o| self.allowed.iter().any(|a| a == o)),
-            None => headers
-                .get("sec-fetch-site")
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site")),
-        }
-    }
-}
-
-impl<S, B> tower::Service<axum::http::Request<B>> for OriginCheck<S>
-where
-    S: tower::Service<axum::http::Request<B>, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future =
-        futures_util::future::Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
-        if self.refused(&req) {
-            let res = axum::response::IntoResponse::into_response(AppError::invalid_origin());
-            futures_util::future::Either::Left(std::future::ready(Ok(res)))
-        } else {
-            futures_util::future::Either::Right(self.inner.call(req))
-        }
-    }
-}
-
-/// Request ids: 128 random bits from a fast thread-local generator, as a UUID.
-#[derive(Clone, Copy, Default)]
-pub struct FastRequestId;
-
-impl tower_http::request_id::MakeRequestId for FastRequestId {
-    fn make_request_id<B>(
-        &mut self,
-        _: &axum::http::Request<B>,
-    ) -> Option<tower_http::request_id::RequestId> {
-        use rand::RngExt;
-        let bits: u128 = rand::rng().random();
-        let id = uuid::Builder::from_random_bytes(bits.to_le_bytes())
-            .into_uuid()
-            .to_string();
-        HeaderValue::from_str(&id)
-            .ok()
-            .map(tower_http::request_id::RequestId::new)
-    }
-}
-
-/// CORS for the allowlisted origins, with credentials (contract §6).
-pub fn cors(cfg: &Config) -> tower_http::cors::CorsLayer {
-    use axum::http::Method;
-    use tower_http::cors::{AllowOrigin, CorsLayer};
-    let origins: Vec<HeaderValue> = cfg
-        .allowed_origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            header::HeaderName::from_static("x-turnstile-token"),
-        ])
-        .vary([header::ORIGIN])
-        .max_age(std::time::Duration::from_secs(600))
 }
 
 impl RequestMeta {
