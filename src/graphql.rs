@@ -20,8 +20,16 @@ use crate::web::{PresentedToken, clear_cookie, is_json, parse_json, read_body, s
 /// The schema type served at `/graphql`.
 pub type LatchSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
+mod documents;
+
 /// Builds the schema; `state` is absent only for printing the SDL.
 pub fn build_schema(state: Option<AppState>) -> LatchSchema {
+    schema_builder(state).finish()
+}
+
+fn schema_builder(
+    state: Option<AppState>,
+) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     let mut builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .limit_depth(12)
         .limit_complexity(400)
@@ -29,7 +37,7 @@ pub fn build_schema(state: Option<AppState>) -> LatchSchema {
     if let Some(s) = state {
         builder = builder.data(s);
     }
-    builder.finish()
+    builder
 }
 
 /// The SDL as committed in `schema.graphql`.
@@ -280,8 +288,28 @@ impl MutationRoot {
 /// Shared state of the `/graphql` handlers.
 #[derive(Clone)]
 pub struct GraphqlState {
-    pub app: AppState,
-    pub schema: LatchSchema,
+    app: AppState,
+    /// Strict validation, reporting a passed validation to the document cache.
+    schema: LatchSchema,
+    /// The same schema in fast validation mode, for documents that already passed
+    /// strict validation for the same operation and no variables.
+    prevalidated: LatchSchema,
+    documents: std::sync::Arc<documents::Documents>,
+}
+
+impl GraphqlState {
+    pub fn new(app: AppState) -> GraphqlState {
+        GraphqlState {
+            schema: schema_builder(Some(app.clone()))
+                .extension(documents::ValidationProbe)
+                .finish(),
+            prevalidated: schema_builder(Some(app.clone()))
+                .validation_mode(async_graphql::ValidationMode::Fast)
+                .finish(),
+            documents: Default::default(),
+            app,
+        }
+    }
 }
 
 impl axum::extract::FromRef<GraphqlState> for AppState {
@@ -375,8 +403,24 @@ async fn execute(
     token: PresentedToken,
     meta: RequestMeta,
 ) -> Response {
-    let req = req.data(GqlRequest { token, meta });
-    let mut resp = gs.schema.execute(req).await;
+    let mut req = req.data(GqlRequest { token, meta });
+    let prepared = gs.documents.prepare(&mut req);
+    let mut remember = None;
+    if let Some(probe) = &prepared.probe {
+        remember = Some((req.query.clone(), req.operation_name.clone()));
+        req = req.data(probe.clone());
+    }
+    let schema = if prepared.validated {
+        &gs.prevalidated
+    } else {
+        &gs.schema
+    };
+    let mut resp = schema.execute(req).await;
+    if let (Some(probe), Some((query, operation))) = (&prepared.probe, remember)
+        && probe.passed()
+    {
+        gs.documents.validated(&query, operation.as_deref());
+    }
     // Errors from GraphQL itself (syntax, validation, variables) get the contract's
     // extensions too, as BAD_REQUEST.
     for err in &mut resp.errors {
@@ -389,7 +433,7 @@ async fn execute(
         }
     }
     let headers = std::mem::take(&mut resp.http_headers);
-    let mut res = (StatusCode::OK, axum::Json(&resp)).into_response();
+    let mut res = (StatusCode::OK, crate::web::Json(&resp)).into_response();
     for (name, value) in headers.iter() {
         res.headers_mut().append(name.clone(), value.clone());
     }

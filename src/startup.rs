@@ -142,10 +142,7 @@ async fn shutdown_signal() {
 pub fn router(state: AppState) -> anyhow::Result<Envelope<Router>> {
     let (rest_routes, openapi) = rest::router();
     let openapi_json = openapi.to_pretty_json().context("rendering OpenAPI")?;
-    let gs = GraphqlState {
-        app: state.clone(),
-        schema: graphql::build_schema(Some(state.clone())),
-    };
+    let gs = GraphqlState::new(state.clone());
     let graphql_routes = Router::new()
         .route(
             "/graphql",

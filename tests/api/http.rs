@@ -316,3 +316,68 @@ async fn the_landing_page_links_graphiql_openapi_and_a_quick_start() {
         assert!(r.text.contains(needle), "{needle} missing");
     }
 }
+
+/// Repeated query texts are served from the parsed-document cache; validation must
+/// still answer exactly as for a first request.
+#[tokio::test]
+async fn repeated_graphql_queries_are_validated_like_new_ones() {
+    let app = spawn_app().await;
+    let token = app.verified_user("repeat@example.com").await;
+    let named = "query S { session { user { email } } }";
+    for _ in 0..3 {
+        let r = app
+            .post(
+                "/graphql",
+                json!({"query": named, "operationName": "S"}),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(
+            r.body["data"]["session"]["user"]["email"],
+            "repeat@example.com"
+        );
+    }
+    // The same text with an operation name it does not define.
+    let r = app
+        .post(
+            "/graphql",
+            json!({"query": named, "operationName": "T"}),
+            Some(&token),
+        )
+        .await;
+    assert!(r.body["data"].is_null(), "{}", r.text);
+    assert_eq!(r.gql_ext()["code"], "BAD_REQUEST");
+    // An invalid text stays invalid however often it is sent.
+    for _ in 0..3 {
+        let r = app
+            .gql("{ session { user { nope } } }", json!({}), Some(&token))
+            .await;
+        assert!(r.body["data"].is_null(), "{}", r.text);
+        assert_eq!(r.gql_ext()["code"], "BAD_REQUEST");
+    }
+    // A text validated without variables is validated again when they come.
+    let with_var = "query($hide: Boolean = false) { session { user { email @skip(if: $hide) } } }";
+    let r = app.gql(with_var, json!({}), Some(&token)).await;
+    assert_eq!(
+        r.body["data"]["session"]["user"]["email"], "repeat@example.com",
+        "{}",
+        r.text
+    );
+    let r = app
+        .gql(with_var, json!({"hide": "not a boolean"}), Some(&token))
+        .await;
+    assert!(r.body["data"].is_null(), "{}", r.text);
+    assert_eq!(r.gql_ext()["code"], "BAD_REQUEST");
+    // Mutations are never kept: a repeated sign-in with a wrong password is refused
+    // each time with the contract's error.
+    for _ in 0..2 {
+        let r = app
+            .gql(
+                r#"mutation { signInEmail(input: {email: "repeat@example.com", password: "wrong password here"}) { token } }"#,
+                json!({}),
+                None,
+            )
+            .await;
+        assert_eq!(r.gql_ext()["code"], "UNAUTHORIZED", "{}", r.text);
+    }
+}
