@@ -15,6 +15,9 @@ use sqlx::{AnyPool, Row};
 
 use crate::domain::Timestamp;
 
+mod generation;
+use generation::Generation;
+
 /// Which database `DATABASE_URL` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -29,6 +32,9 @@ pub struct Store {
     backend: Backend,
     /// The SQLite file, for the in-thread read of the session check.
     sqlite_file: Option<std::sync::Arc<std::path::PathBuf>>,
+    /// Moves when a use of the pool starts and when it ends (see [`PoolUse`]): a
+    /// session check remembered under an older value is read again (SQLite only).
+    generation: std::sync::Arc<Generation>,
 }
 
 /// A user as stored.
@@ -181,7 +187,38 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The pool, lent for one statement or transaction. Taking it and dropping it (after
+/// the statement's or the transaction's end: hold it in a local for transactions)
+/// both move the store's generation, so no session check remembered before a write
+/// is trusted after it (see `sqlite_read`). Every use of the pool goes through
+/// [`Store::pool`].
+struct PoolUse<'a> {
+    pool: &'a AnyPool,
+    generation: &'a Generation,
+}
+
+impl std::ops::Deref for PoolUse<'_> {
+    type Target = AnyPool;
+    fn deref(&self) -> &AnyPool {
+        self.pool
+    }
+}
+
+impl Drop for PoolUse<'_> {
+    fn drop(&mut self) {
+        self.generation.bump();
+    }
+}
+
 impl Store {
+    fn pool(&self) -> PoolUse<'_> {
+        self.generation.bump();
+        PoolUse {
+            pool: &self.pool,
+            generation: &self.generation,
+        }
+    }
+
     /// Connects with the pool settings of `cfg`, creating the SQLite file and its
     /// folder when needed.
     pub async fn from_config(cfg: &crate::config::Config) -> anyhow::Result<Store> {
@@ -248,10 +285,17 @@ impl Store {
             Backend::Sqlite => sqlite_file(url).map(std::sync::Arc::new),
             Backend::Postgres => None,
         };
+        let generation = std::sync::Arc::new(match &sqlite_file {
+            Some(file) => Generation::beside(file).with_context(|| {
+                format!("opening the write generation beside {}", file.display())
+            })?,
+            None => Generation::local(),
+        });
         Ok(Store {
             pool,
             backend,
             sqlite_file,
+            generation,
         })
     }
 
@@ -259,11 +303,11 @@ impl Store {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite")
-                .run(&self.pool)
+                .run(&*self.pool())
                 .await
                 .context("applying SQLite migrations")?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres")
-                .run(&self.pool)
+                .run(&*self.pool())
                 .await
                 .context("applying PostgreSQL migrations")?,
         }
@@ -282,12 +326,12 @@ impl Store {
         let mut removed = 0;
         removed += sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&*self.pool())
             .await?
             .rows_affected();
         removed += sqlx::query("DELETE FROM oauth_states WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&*self.pool())
             .await?
             .rows_affected();
         removed += sqlx::query(
@@ -296,12 +340,12 @@ impl Store {
         )
         .bind(now - 30 * day)
         .bind(now - day)
-        .execute(&self.pool)
+        .execute(&*self.pool())
         .await?
         .rows_affected();
         removed += sqlx::query("DELETE FROM email_log WHERE sent_at <= $1")
             .bind(now - 3_600_000)
-            .execute(&self.pool)
+            .execute(&*self.pool())
             .await?
             .rows_affected();
         removed += sqlx::query(
@@ -310,7 +354,7 @@ impl Store {
         )
         .bind(now)
         .bind(now.saturating_sub(window))
-        .execute(&self.pool)
+        .execute(&*self.pool())
         .await?
         .rows_affected();
         Ok(removed)
@@ -323,7 +367,7 @@ impl Store {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        sqlx::query("SELECT 1").execute(&*self.pool()).await.is_ok()
     }
 
     // ---- users -------------------------------------------------------------------
@@ -332,7 +376,7 @@ impl Store {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(email)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&*self.pool())
             .await?
             .as_ref()
             .map(user_row)
@@ -343,7 +387,7 @@ impl Store {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&*self.pool())
             .await?
             .as_ref()
             .map(user_row)
@@ -367,7 +411,7 @@ impl Store {
         .bind(email)
         .bind(name)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&*self.pool())
         .await?;
         Ok((done.rows_affected() == 1).then_some(id))
     }
@@ -377,7 +421,7 @@ impl Store {
             .bind(hash)
             .bind(Timestamp::now().millis())
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&*self.pool())
             .await?;
         Ok(())
     }
@@ -391,7 +435,7 @@ impl Store {
         .bind(hash)
         .bind(Timestamp::now().millis())
         .bind(user_id)
-        .execute(&self.pool)
+        .execute(&*self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -413,7 +457,7 @@ impl Store {
         .bind(t.callback_url)
         .bind(t.expires_at.millis())
         .bind(Timestamp::now().millis())
-        .execute(&self.pool)
+        .execute(&*self.pool())
         .await?;
         Ok(())
     }
@@ -427,7 +471,7 @@ impl Store {
         .bind(Timestamp::now().millis())
         .bind(user_id)
         .bind(purpose.as_str())
-        .execute(&self.pool)
+        .execute(&*self.pool())
         .await?;
         Ok(())
     }
@@ -440,7 +484,7 @@ impl Store {
         )
         .bind(token_hash)
         .bind(Timestamp::now().millis())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&*self.pool())
         .await?;
         row.map(|r| r.try_get("user_id")).transpose()
     }
@@ -454,7 +498,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(Timestamp::now().millis())
-        .fetch_all(&self.pool)
+        .fetch_all(&*self.pool())
         .await?;
         rows.iter().map(|r| r.try_get("password_hash")).collect()
     }
@@ -470,7 +514,7 @@ impl Store {
              ORDER BY created_at DESC, id DESC LIMIT 1",
         )
         .bind(user_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&*self.pool())
         .await?;
         row.map(|r| {
             Ok((
@@ -488,7 +532,8 @@ impl Store {
     /// unknown, used, voided or expired.
     pub async fn consume_verification(&self, token_hash: &str) -> sqlx::Result<Option<TokenRow>> {
         let now = Timestamp::now().millis();
-        let mut tx = self.pool.begin().await?;
+        let pool = self.pool();
+        let mut tx = pool.begin().await?;
         let Some(token) = consume_in(&mut tx, token_hash, Purpose::VerifyEmail, now).await? else {
             tx.rollback().await?;
             return Ok(None);
@@ -525,7 +570,8 @@ impl Store {
         new_hash: &str,
     ) -> sqlx::Result<Option<String>> {
         let now = Timestamp::now().millis();
-        let mut tx = self.pool.begin().await?;
+        let pool = self.pool();
+        let mut tx = pool.begin().await?;
         let Some(token) = consume_in(&mut tx, token_hash, Purpose::ResetPassword, now).await?
         else {
             tx.rollback().await?;
@@ -572,7 +618,8 @@ impl Store {
         let hour_ago = now.millis() - 3_600_000;
         // With no cooldown, compare against a time in the future so nothing matches.
         let cooldown = cooldown_since.map_or(i64::MAX, Timestamp::millis);
-        let mut tx = self.pool.begin().await?;
+        let pool = self.pool();
+        let mut tx = pool.begin().await?;
         sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -627,7 +674,7 @@ impl Store {
         .bind(row.ip_address.as_deref())
         .bind(row.user_agent.as_deref())
         .bind(now.millis())
-        .execute(&self.pool)
+        .execute(&*self.pool())
         .await?;
         Ok(row)
     }
@@ -639,21 +686,22 @@ impl Store {
     /// with a cached prepared statement: an indexed point read in WAL mode takes a few
     /// microseconds and never waits for writers, whereas a round trip through sqlx's
     /// connection worker thread costs two thread hand-offs (measured: most of the CPU
-    /// of a session check). Every check still reads the database, so a logout by any
-    /// process is seen at once.
+    /// of a session check). Each thread also remembers the answers it read, for at
+    /// most a second and only until latch next uses its pool (see `sqlite_read`).
+    /// On PostgreSQL, shared by several instances, every check reads the database.
     pub async fn session_by_token(
         &self,
         token_hash: &str,
     ) -> anyhow::Result<Option<(SessionRow, UserRow)>> {
         let now = Timestamp::now().millis();
         if let Some(file) = &self.sqlite_file {
-            return sqlite_read::session_by_token(file, token_hash, now)
+            return sqlite_read::session_by_token(file, &self.generation, token_hash, now)
                 .context("reading the session");
         }
         let row = sqlx::query(sqlx::AssertSqlSafe(SESSION_BY_TOKEN))
             .bind(token_hash)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&*self.pool())
             .await?;
         let Some(r) = row else { return Ok(None) };
         let session = SessionRow {
@@ -675,7 +723,7 @@ impl Store {
             .bind(expires_at.millis())
             .bind(Timestamp::now().millis())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&*self.pool())
             .await?;
         Ok(())
     }
@@ -683,7 +731,7 @@ impl Store {
     pub async fn delete_session_by_token(&self, token_hash: &str) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&*self.pool())
             .await?;
         Ok(())
     }
@@ -693,7 +741,7 @@ impl Store {
         sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
             .bind(user_id)
             .bind(keep.unwrap_or(""))
-            .execute(&self.pool)
+            .execute(&*self.pool())
             .await?;
         Ok(())
     }
@@ -704,7 +752,7 @@ impl Store {
     pub async fn locked_until(&self, email: &str) -> sqlx::Result<Option<Timestamp>> {
         let row = sqlx::query("SELECT locked_until FROM sign_in_failures WHERE email = $1")
             .bind(email)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&*self.pool())
             .await?;
         let until: Option<i64> = match row {
             Some(r) => r.try_get("locked_until")?,
@@ -747,7 +795,7 @@ impl Store {
         .bind(window_start)
         .bind(i64::from(threshold))
         .bind(now.plus_secs(lock_secs).millis())
-        .fetch_one(&self.pool)
+        .fetch_one(&*self.pool())
         .await?;
         Ok(FailureCount {
             failures: row.try_get("failures")?,
@@ -760,7 +808,7 @@ impl Store {
     pub async fn clear_failures(&self, email: &str) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
             .bind(email)
-            .execute(&self.pool)
+            .execute(&*self.pool())
             .await?;
         Ok(())
     }
@@ -773,7 +821,8 @@ impl Store {
     pub async fn finalize_setup(&self, user_id: &str, name: &str, slug: &str) -> sqlx::Result<()> {
         let now = Timestamp::now().millis();
         let ws = new_id();
-        let mut tx = self.pool.begin().await?;
+        let pool = self.pool();
+        let mut tx = pool.begin().await?;
         let claimed = sqlx::query(
             "UPDATE users SET personal_workspace_id = $1, updated_at = $2 \
              WHERE id = $3 AND personal_workspace_id IS NULL",
@@ -813,7 +862,7 @@ impl Store {
              WHERE m.user_id = $1 ORDER BY m.created_at, w.id",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&*self.pool())
         .await?;
         rows.iter()
             .map(|r| {
@@ -845,7 +894,7 @@ impl Store {
         .bind(s.link_user_id)
         .bind(s.expires_at.millis())
         .bind(now.millis())
-        .execute(&self.pool)
+        .execute(&*self.pool())
         .await?;
         Ok(())
     }
@@ -865,7 +914,7 @@ impl Store {
         .bind(now)
         .bind(state_hash)
         .bind(provider)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&*self.pool())
         .await?;
         row.map(|r| {
             Ok(OauthStateRow {
@@ -885,7 +934,7 @@ impl Store {
             sqlx::query("SELECT user_id FROM linked_accounts WHERE provider = $1 AND subject = $2")
                 .bind(provider)
                 .bind(subject)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&*self.pool())
                 .await?;
         row.map(|r| r.try_get("user_id")).transpose()
     }
@@ -901,7 +950,7 @@ impl Store {
         .bind(provider)
         .bind(subject)
         .bind(Timestamp::now().millis())
-        .execute(&self.pool)
+        .execute(&*self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -926,7 +975,7 @@ impl Store {
         .bind(i64::from(verified))
         .bind(image)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&*self.pool())
         .await?;
         Ok((done.rows_affected() == 1).then_some(id))
     }
@@ -941,7 +990,8 @@ impl Store {
         drop_signup_credentials: bool,
     ) -> sqlx::Result<()> {
         let now = Timestamp::now().millis();
-        let mut tx = self.pool.begin().await?;
+        let pool = self.pool();
+        let mut tx = pool.begin().await?;
         sqlx::query(
             "UPDATE users SET email_verified = 1, updated_at = $1, \
              password_hash = CASE WHEN $2 = 1 THEN NULL ELSE password_hash END WHERE id = $3",
@@ -970,7 +1020,7 @@ impl Store {
              WHERE user_id = $1 ORDER BY created_at, provider",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&*self.pool())
         .await?;
         rows.iter()
             .map(|r| {
@@ -997,13 +1047,13 @@ impl Store {
             .bind(user_id)
             .bind(provider)
             .bind(s)
-            .execute(&self.pool)
+            .execute(&*self.pool())
             .await?,
             None => {
                 sqlx::query("DELETE FROM linked_accounts WHERE user_id = $1 AND provider = $2")
                     .bind(user_id)
                     .bind(provider)
-                    .execute(&self.pool)
+                    .execute(&*self.pool())
                     .await?
             }
         };
@@ -1017,7 +1067,7 @@ impl Store {
              WHERE user_id = $1 AND enabled = 1 ORDER BY method",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&*self.pool())
         .await?;
         rows.iter().map(|r| r.try_get("method")).collect()
     }
@@ -1055,76 +1105,156 @@ async fn consume_in(
 
 /// In-thread SQLite reads (see [`Store::session_by_token`]).
 mod sqlite_read {
+    //! The session check's in-thread SQLite read, and what each thread remembers.
+    //!
+    //! Every SQLite read transaction takes and drops a POSIX lock on the WAL index
+    //! under a mutex that all connections of the process share: with two threads
+    //! checking sessions, those two `fcntl` calls and the contention on that mutex
+    //! were a third of a session check's CPU. So each thread remembers the sessions
+    //! it read, keyed by token hash, and answers from memory while nothing can have
+    //! changed them:
+    //! - latch writes only through its pool, and any use of the pool moves the
+    //!   database's write generation (before and after), which every latch process on
+    //!   the same file shares (`generation.rs`): an answer read under an older
+    //!   generation is read again, so a logout, a password change or a revocation by
+    //!   any latch instance is seen at once;
+    //! - a write by another program (an operator's `sqlite3` shell) is seen within
+    //!   [`FRESH_FOR`];
+    //! - expiry is checked against the clock on every answer.
+    //!
+    //! Remembered answers are bounded per thread and hold only what the database
+    //! holds (token hashes, never tokens).
+
     use std::cell::RefCell;
+    use std::collections::HashMap;
     use std::path::PathBuf;
     use std::sync::Arc;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-    use super::{SESSION_BY_TOKEN, SessionRow, UserRow};
+    use super::{Generation, SESSION_BY_TOKEN, SessionRow, UserRow};
     use crate::domain::Timestamp;
 
+    /// How long an answer may be reused when latch itself wrote nothing meanwhile.
+    pub const FRESH_FOR: Duration = Duration::from_secs(1);
+    /// Answers remembered per thread and store; when full, the thread starts over.
+    const MAX_REMEMBERED: usize = 4096;
+
+    struct Remembered {
+        rows: (SessionRow, UserRow),
+        generation: u64,
+        read_at: Instant,
+    }
+
+    /// One store's connection and remembered answers in one thread.
+    struct Reader {
+        file: Arc<PathBuf>,
+        conn: Connection,
+        remembered: HashMap<String, Remembered>,
+    }
+
     thread_local! {
-        /// One read-only connection per thread and store. Entries are keyed by the
-        /// store's `Arc` of the file name (pointer equality: no path hashing on the hot
-        /// path); holding a clone keeps the address from being reused by another store.
-        static CONNECTIONS: RefCell<Vec<(Arc<PathBuf>, Connection)>> = const { RefCell::new(Vec::new()) };
+        /// Entries are keyed by the store's `Arc` of the file name (pointer equality:
+        /// no path hashing on the hot path); holding a clone keeps the address from
+        /// being reused by another store.
+        static READERS: RefCell<Vec<Reader>> = const { RefCell::new(Vec::new()) };
     }
 
     pub fn session_by_token(
         file: &Arc<PathBuf>,
+        generation: &Generation,
         token_hash: &str,
         now: i64,
     ) -> rusqlite::Result<Option<(SessionRow, UserRow)>> {
-        CONNECTIONS.with(|cell| {
-            let mut conns = cell.borrow_mut();
-            let at = match conns.iter().position(|(f, _)| Arc::ptr_eq(f, file)) {
+        // Read before the database: a write that lands after this load moves the
+        // generation past it, so what is read now is never trusted beyond that write.
+        let current = generation.load();
+        READERS.with(|cell| {
+            let mut readers = cell.borrow_mut();
+            let at = match readers.iter().position(|r| Arc::ptr_eq(&r.file, file)) {
                 Some(i) => i,
                 None => {
-                    // Connections of stores that are gone (only this list holds their
+                    // Readers of stores that are gone (only this list holds their
                     // name) are closed first.
-                    conns.retain(|(f, _)| Arc::strong_count(f) > 1);
+                    readers.retain(|r| Arc::strong_count(&r.file) > 1);
                     let conn = Connection::open_with_flags(
                         file.as_path(),
                         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                     )?;
                     conn.busy_timeout(Duration::from_secs(10))?;
-                    conns.push((file.clone(), conn));
-                    conns.len() - 1
+                    readers.push(Reader {
+                        file: file.clone(),
+                        conn,
+                        remembered: HashMap::new(),
+                    });
+                    readers.len() - 1
                 }
             };
-            let conn = &conns[at].1;
-            let mut stmt = conn.prepare_cached(SESSION_BY_TOKEN)?;
-            stmt.query_row((token_hash, now), |r| {
-                // Columns by position (see SESSION_BY_TOKEN): no name lookups.
-                Ok((
-                    SessionRow {
-                        id: r.get(0)?,
-                        user_id: r.get(1)?,
-                        expires_at: Timestamp(r.get(2)?),
-                        max_expires_at: Timestamp(r.get(3)?),
-                        refreshed_at: Timestamp(r.get(4)?),
-                        persistent: r.get::<_, i64>(5)? != 0,
-                        ip_address: r.get(6)?,
-                        user_agent: r.get(7)?,
-                        created_at: Timestamp(r.get(8)?),
-                    },
-                    UserRow {
-                        id: r.get(9)?,
-                        email: r.get(10)?,
-                        name: r.get(11)?,
-                        email_verified: r.get::<_, i64>(12)? != 0,
-                        image: r.get(13)?,
-                        password_hash: r.get(14)?,
-                        personal_workspace_id: r.get(15)?,
-                        created_at: Timestamp(r.get(16)?),
-                        updated_at: Timestamp(r.get(17)?),
-                    },
-                ))
-            })
-            .optional()
+            let reader = &mut readers[at];
+            if let Some(r) = reader.remembered.get(token_hash)
+                && r.generation == current
+                && r.read_at.elapsed() < FRESH_FOR
+            {
+                return Ok((r.rows.0.expires_at.millis() > now).then(|| r.rows.clone()));
+            }
+            let rows = read(&reader.conn, token_hash, now)?;
+            match &rows {
+                Some(rows) => {
+                    if reader.remembered.len() >= MAX_REMEMBERED {
+                        reader.remembered.clear();
+                    }
+                    reader.remembered.insert(
+                        token_hash.to_owned(),
+                        Remembered {
+                            rows: rows.clone(),
+                            generation: current,
+                            read_at: Instant::now(),
+                        },
+                    );
+                }
+                None => {
+                    reader.remembered.remove(token_hash);
+                }
+            }
+            Ok(rows)
         })
+    }
+
+    fn read(
+        conn: &Connection,
+        token_hash: &str,
+        now: i64,
+    ) -> rusqlite::Result<Option<(SessionRow, UserRow)>> {
+        let mut stmt = conn.prepare_cached(SESSION_BY_TOKEN)?;
+        stmt.query_row((token_hash, now), |r| {
+            // Columns by position (see SESSION_BY_TOKEN): no name lookups.
+            Ok((
+                SessionRow {
+                    id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    expires_at: Timestamp(r.get(2)?),
+                    max_expires_at: Timestamp(r.get(3)?),
+                    refreshed_at: Timestamp(r.get(4)?),
+                    persistent: r.get::<_, i64>(5)? != 0,
+                    ip_address: r.get(6)?,
+                    user_agent: r.get(7)?,
+                    created_at: Timestamp(r.get(8)?),
+                },
+                UserRow {
+                    id: r.get(9)?,
+                    email: r.get(10)?,
+                    name: r.get(11)?,
+                    email_verified: r.get::<_, i64>(12)? != 0,
+                    image: r.get(13)?,
+                    password_hash: r.get(14)?,
+                    personal_workspace_id: r.get(15)?,
+                    created_at: Timestamp(r.get(16)?),
+                    updated_at: Timestamp(r.get(17)?),
+                },
+            ))
+        })
+        .optional()
     }
 }
 
