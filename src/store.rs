@@ -1103,7 +1103,6 @@ async fn consume_in(
     .transpose()
 }
 
-/// In-thread SQLite reads (see [`Store::session_by_token`]).
 mod sqlite_read {
     //! The session check's in-thread SQLite read, and what each thread remembers.
     //!
