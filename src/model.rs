@@ -1,5 +1,8 @@
 //! Response types, shared by REST (serde + OpenAPI) and GraphQL (SimpleObject), so the
 //! two doors render the same fields with the same names.
+//!
+//! They are plain data, so GraphQL resolves their fields one after another
+//! (`#[graphql(serial)]`): the same answer without a `FuturesUnordered` per object.
 
 use async_graphql::SimpleObject;
 use serde::Serialize;
@@ -10,6 +13,7 @@ use crate::store::{SessionRow, UserRow};
 
 /// An account.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     /// UUID.
@@ -53,6 +57,7 @@ impl From<&UserRow> for User {
 
 /// A session; its secret token is never part of it.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub id: String,
@@ -91,6 +96,7 @@ impl From<&SessionRow> for Session {
 
 /// A workspace the user belongs to, with the user's role in it.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 #[serde(rename_all = "camelCase")]
 pub struct Workspace {
     pub id: String,
@@ -102,6 +108,7 @@ pub struct Workspace {
 
 /// `GET /auth/me`, query `me`.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 #[serde(rename_all = "camelCase")]
 pub struct Me {
     pub user: User,
@@ -112,6 +119,7 @@ pub struct Me {
 
 /// `GET /auth/session`, query `session`.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionInfo {
     pub session: Session,
@@ -120,6 +128,7 @@ pub struct SessionInfo {
 
 /// `POST /auth/sign-up/email`, mutation `signUpEmail`.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 #[serde(rename_all = "camelCase")]
 pub struct SignUpResult {
     pub user: User,
@@ -129,6 +138,7 @@ pub struct SignUpResult {
 
 /// `POST /auth/sign-in/email`, mutation `signInEmail`.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInResult {
     pub user: User,
@@ -139,6 +149,7 @@ pub struct SignInResult {
 
 /// `GET /auth/verify-email`, mutation `verifyEmail`.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyEmailResult {
     pub user: User,
@@ -147,6 +158,7 @@ pub struct VerifyEmailResult {
 
 /// `{status: true}` answers.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 pub struct StatusResult {
     pub status: bool,
 }
@@ -159,6 +171,7 @@ pub struct SuccessResult {
 
 /// One way to sign in.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkedAccount {
     /// `credential` or a provider name.
@@ -176,6 +189,7 @@ pub struct LinkedAccounts {
 
 /// `GET /auth/two-factor/status`, query `twoFactorStatus`.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 pub struct TwoFactorStatus {
     pub enabled: bool,
     pub methods: Vec<String>,
@@ -190,6 +204,7 @@ pub struct Health {
 
 /// `POST /auth/sign-in/social`, `POST /auth/link-social`: where to send the browser.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 pub struct SocialUrl {
     /// The provider's authorization URL.
     pub url: String,
