@@ -21,6 +21,7 @@ use crate::web::{PresentedToken, clear_cookie, is_json, parse_json, read_body, s
 pub type LatchSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 mod documents;
+mod plain;
 
 /// Builds the schema; `state` is absent only for printing the SDL.
 pub fn build_schema(state: Option<AppState>) -> LatchSchema {
@@ -289,11 +290,9 @@ impl MutationRoot {
 #[derive(Clone)]
 pub struct GraphqlState {
     app: AppState,
-    /// Strict validation, reporting a passed validation to the document cache.
+    /// Strict validation, or the result it gave the same document before (the
+    /// document cache's extension).
     schema: LatchSchema,
-    /// The same schema in fast validation mode, for documents that already passed
-    /// strict validation for the same operation and no variables.
-    prevalidated: LatchSchema,
     documents: std::sync::Arc<documents::Documents>,
 }
 
@@ -302,9 +301,6 @@ impl GraphqlState {
         GraphqlState {
             schema: schema_builder(Some(app.clone()))
                 .extension(documents::ValidationProbe)
-                .finish(),
-            prevalidated: schema_builder(Some(app.clone()))
-                .validation_mode(async_graphql::ValidationMode::Fast)
                 .finish(),
             documents: Default::default(),
             app,
@@ -410,16 +406,14 @@ async fn execute(
         remember = Some((req.query.clone(), req.operation_name.clone()));
         req = req.data(probe.clone());
     }
-    let schema = if prepared.validated {
-        &gs.prevalidated
-    } else {
-        &gs.schema
-    };
-    let mut resp = schema.execute(req).await;
+    if let Some(known) = prepared.validated {
+        req = req.data(known);
+    }
+    let mut resp = gs.schema.execute(req).await;
     if let (Some(probe), Some((query, operation))) = (&prepared.probe, remember)
-        && probe.passed()
+        && let Some(result) = probe.passed()
     {
-        gs.documents.validated(&query, operation.as_deref());
+        gs.documents.validated(&query, operation.as_deref(), result);
     }
     // Errors from GraphQL itself (syntax, validation, variables) get the contract's
     // extensions too, as BAD_REQUEST.

@@ -3,6 +3,8 @@
 //!
 //! They are plain data, so GraphQL resolves their fields one after another
 //! (`#[graphql(serial)]`): the same answer without a `FuturesUnordered` per object.
+//! `User`, `Session` and `SessionInfo`, on every session check, are answered in place
+//! by `graphql/plain.rs`.
 
 use async_graphql::SimpleObject;
 use serde::Serialize;
@@ -12,8 +14,7 @@ use crate::domain::Timestamp;
 use crate::store::{SessionRow, UserRow};
 
 /// An account.
-#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
-#[graphql(serial)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     /// UUID.
@@ -56,8 +57,7 @@ impl From<&UserRow> for User {
 }
 
 /// A session; its secret token is never part of it.
-#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
-#[graphql(serial)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub id: String,
@@ -118,8 +118,7 @@ pub struct Me {
 }
 
 /// `GET /auth/session`, query `session`.
-#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
-#[graphql(serial)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionInfo {
     pub session: Session,

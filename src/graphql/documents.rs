@@ -2,11 +2,12 @@
 //!
 //! A dashboard sends the same few query texts over and over; parsing one (pest) and
 //! checking it against every validation rule cost about 70% of a GraphQL `session`
-//! query's instructions. The cache keeps the parsed document of a query text, and
-//! remembers when that document has passed strict validation for an operation name
-//! with no variables: validation is a pure function of schema, document, variables
-//! and operation name, so such a request runs on the schema in fast validation mode
-//! (complexity and depth are still checked on every request).
+//! query's instructions. The cache keeps the parsed document of a query text, and the
+//! result strict validation gave it for an operation name with no variables:
+//! validation (the complexity and depth limits included) is a pure function of schema,
+//! document, variables and operation name, so a later request with the same text, the
+//! same operation name and no variables reuses that result instead of validating again.
+//! Anything else is validated in full.
 //!
 //! Only documents with a single query operation are kept: mutations carry passwords
 //! and tokens as literals, and nothing secret may linger in memory. The cache is
@@ -14,7 +15,6 @@
 //! endless distinct queries costs itself parse time and nothing more.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
@@ -26,8 +26,9 @@ const MAX_QUERY_LEN: usize = 4096;
 
 struct Entry {
     doc: ExecutableDocument,
-    /// The operation name strict validation passed for (with no variables).
-    validated_for: Option<Option<String>>,
+    /// The operation name strict validation passed for (with no variables), and its
+    /// result.
+    validated_for: Option<(Option<String>, ValidationResult)>,
 }
 
 /// The cache of one schema.
@@ -38,8 +39,8 @@ pub struct Documents {
 
 /// What the cache did for a request.
 pub struct Prepared {
-    /// The document already passed strict validation for exactly this request.
-    pub validated: bool,
+    /// What strict validation gave the document before, for exactly this request.
+    pub validated: Option<KnownValidation>,
     /// Set by [`ValidationProbe`] when strict validation passes; `Some` when the
     /// outcome should be remembered.
     pub probe: Option<Arc<ValidationPassed>>,
@@ -47,13 +48,17 @@ pub struct Prepared {
 
 /// Request data through which [`ValidationProbe`] reports a passed validation.
 #[derive(Default)]
-pub struct ValidationPassed(AtomicBool);
+pub struct ValidationPassed(Mutex<Option<ValidationResult>>);
+
+/// Request data: the result strict validation gave this document before.
+#[derive(Clone, Copy)]
+pub struct KnownValidation(ValidationResult);
 
 impl Documents {
     /// Gives the request its parsed document from the cache (or parses and keeps it).
     pub fn prepare(&self, req: &mut async_graphql::Request) -> Prepared {
         let none = Prepared {
-            validated: false,
+            validated: None,
             probe: None,
         };
         if req.query.len() > MAX_QUERY_LEN {
@@ -64,11 +69,15 @@ impl Documents {
             return none;
         };
         if let Some(e) = map.get(req.query.as_str()) {
-            let validated = no_variables && e.validated_for.as_ref() == Some(&req.operation_name);
+            let validated = e
+                .validated_for
+                .as_ref()
+                .filter(|(op, _)| no_variables && *op == req.operation_name)
+                .map(|(_, v)| KnownValidation(*v));
             req.set_parsed_query(e.doc.clone());
             return Prepared {
+                probe: (validated.is_none() && no_variables).then(Default::default),
                 validated,
-                probe: (!validated && no_variables).then(Default::default),
             };
         }
         drop(map);
@@ -94,17 +103,17 @@ impl Documents {
         }
         req.set_parsed_query(doc);
         Prepared {
-            validated: false,
+            validated: None,
             probe: no_variables.then(Default::default),
         }
     }
 
     /// Records that the document of `query` passed strict validation for `operation`.
-    pub fn validated(&self, query: &str, operation: Option<&str>) {
+    pub fn validated(&self, query: &str, operation: Option<&str>, result: ValidationResult) {
         if let Ok(mut map) = self.map.lock()
             && let Some(e) = map.get_mut(query)
         {
-            e.validated_for = Some(operation.map(str::to_owned));
+            e.validated_for = Some((operation.map(str::to_owned), result));
         }
     }
 
@@ -115,8 +124,8 @@ impl Documents {
 }
 
 impl ValidationPassed {
-    pub fn passed(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+    pub fn passed(&self) -> Option<ValidationResult> {
+        self.0.lock().ok().and_then(|r| *r)
     }
 }
 
@@ -129,7 +138,8 @@ fn single_query(doc: &ExecutableDocument) -> bool {
     }
 }
 
-/// Extension of the strict schema: reports a passed validation to the request's
+/// The schema's extension: answers validation with the request's [`KnownValidation`]
+/// when it carries one; otherwise validates and reports a pass to the request's
 /// [`ValidationPassed`], when it has one.
 pub struct ValidationProbe;
 
@@ -146,11 +156,15 @@ impl Extension for ValidationProbe {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
+        if let Some(known) = ctx.data_opt::<KnownValidation>() {
+            return Ok(known.0);
+        }
         let res = next.run(ctx).await;
-        if res.is_ok()
-            && let Some(flag) = ctx.data_opt::<Arc<ValidationPassed>>()
+        if let Ok(v) = &res
+            && let Some(probe) = ctx.data_opt::<Arc<ValidationPassed>>()
+            && let Ok(mut slot) = probe.0.lock()
         {
-            flag.0.store(true, Ordering::Relaxed);
+            *slot = Some(*v);
         }
         res
     }
@@ -165,7 +179,7 @@ mod tests {
         let docs = Documents::default();
         let mut q = async_graphql::Request::new("{ session { user { id } } }");
         let p = docs.prepare(&mut q);
-        assert!(!p.validated && p.probe.is_some());
+        assert!(p.validated.is_none() && p.probe.is_some());
         assert_eq!(docs.len(), 1);
         let mut m = async_graphql::Request::new(
             r#"mutation { signInEmail(input: {email: "a", password: "secret"}) { token } }"#,
@@ -187,12 +201,18 @@ mod tests {
         let docs = Documents::default();
         let text = "query S { session { user { id } } }";
         docs.prepare(&mut async_graphql::Request::new(text));
-        docs.validated(text, Some("S"));
+        let result = ValidationResult {
+            cache_control: Default::default(),
+            complexity: 3,
+            depth: 2,
+        };
+        docs.validated(text, Some("S"), result);
         let hit = docs.prepare(&mut async_graphql::Request::new(text).operation_name("S"));
-        assert!(hit.validated);
+        let known = hit.validated.expect("validated before");
+        assert_eq!((known.0.complexity, known.0.depth), (3, 2));
         let other = docs.prepare(&mut async_graphql::Request::new(text));
         assert!(
-            !other.validated,
+            other.validated.is_none(),
             "another operation name is validated again"
         );
         let vars = async_graphql::Variables::from_json(serde_json::json!({"x": 1}));
@@ -201,7 +221,7 @@ mod tests {
                 .operation_name("S")
                 .variables(vars),
         );
-        assert!(!with_vars.validated && with_vars.probe.is_none());
+        assert!(with_vars.validated.is_none() && with_vars.probe.is_none());
     }
 
     #[test]

@@ -381,3 +381,63 @@ async fn repeated_graphql_queries_are_validated_like_new_ones() {
         assert_eq!(r.gql_ext()["code"], "UNAUTHORIZED", "{}", r.text);
     }
 }
+
+/// Users, sessions and session infos are answered in place (not by the derived
+/// resolvers): aliases, fragments, `__typename`, directives and merged selections
+/// must come out as GraphQL defines them.
+#[tokio::test]
+async fn session_objects_answer_every_selection_form() {
+    let app = spawn_app().await;
+    let token = app.verified_user("forms@example.com").await;
+    let query = r#"query Q {
+        session {
+            __typename
+            s: session { ...S id }
+            user { ... on User { email __typename } name }
+            user { id image @skip(if: true) createdAt @include(if: false) }
+        }
+    }
+    fragment S on Session { userId expiresAt }"#;
+    for _ in 0..2 {
+        let r = app
+            .post(
+                "/graphql",
+                json!({"query": query, "operationName": "Q"}),
+                Some(&token),
+            )
+            .await;
+        assert!(r.body["errors"].is_null(), "{}", r.text);
+        let info = &r.body["data"]["session"];
+        assert_eq!(info["__typename"], "SessionInfo");
+        let user = info["user"].as_object().unwrap();
+        let keys: Vec<&str> = user.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["__typename", "email", "id", "name"], "{}", r.text);
+        // Fields come out in selection order.
+        assert!(
+            r.text.contains(r#""user":{"email":"forms@example.com","__typename":"User","name":"Test User","id":""#),
+            "{}",
+            r.text
+        );
+        assert_eq!(user["email"], "forms@example.com");
+        assert_eq!(user["__typename"], "User");
+        assert_eq!(user["name"], "Test User");
+        let session = info["s"].as_object().unwrap();
+        let keys: Vec<&str> = session.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["expiresAt", "id", "userId"], "{}", r.text);
+        assert!(r.text.contains(r#""s":{"userId":""#), "{}", r.text);
+        assert_eq!(session["userId"], user["id"]);
+        assert!(info.get("session").is_none());
+    }
+    // The same objects inside other types (Me's user).
+    let r = app
+        .gql(
+            "{ me { user { email emailVerified image } } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        r.body["data"]["me"]["user"],
+        json!({"email": "forms@example.com", "emailVerified": true, "image": null})
+    );
+}
