@@ -94,7 +94,7 @@ impl Plain for SessionInfo {
 
 /// Answers `ctx`'s selection set on `value`.
 fn resolve<T: Plain>(value: &T, ctx: &ContextSelectionSet<'_>) -> ServerResult<Value> {
-    let mut out = async_graphql::indexmap::IndexMap::new();
+    let mut out = async_graphql::indexmap::IndexMap::with_capacity(ctx.item.node.items.len());
     collect(value, ctx, ctx.item, &mut out)?;
     Ok(Value::Object(out))
 }
@@ -143,14 +143,21 @@ fn collect<'a, T: Plain>(
 
 /// The same response key selected twice: objects merge, as in GraphQL's field merging.
 fn merge(out: &mut async_graphql::indexmap::IndexMap<Name, Value>, key: Name, v: Value) {
-    match (out.get_mut(&key), v) {
-        (Some(Value::Object(prev)), Value::Object(next)) => {
-            for (k, v) in next {
-                merge(prev, k, v);
+    use async_graphql::indexmap::map::Entry;
+    match (out.entry(key), v) {
+        (Entry::Occupied(mut prev), Value::Object(next)) => match prev.get_mut() {
+            Value::Object(prev) => {
+                for (k, v) in next {
+                    merge(prev, k, v);
+                }
             }
+            other => *other = Value::Object(next),
+        },
+        (Entry::Occupied(mut prev), v) => {
+            prev.insert(v);
         }
-        (_, v) => {
-            out.insert(key, v);
+        (Entry::Vacant(slot), v) => {
+            slot.insert(v);
         }
     }
 }
