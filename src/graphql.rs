@@ -331,7 +331,7 @@ pub async fn post_graphql(State(gs): State<GraphqlState>, req: Request) -> Respo
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    execute(&gs, gql_req, token, meta).await
+    execute(&gs, gql_req, token, meta, Door::Post).await
 }
 
 #[derive(serde::Deserialize)]
@@ -365,26 +365,43 @@ pub async fn get_graphql(
             Err(_) => return AppError::bad_request("`variables` is not JSON.").into_response(),
         }
     }
-    if is_mutation(&req) {
-        // GraphQL over HTTP: mutations only over POST; nothing runs.
-        let mut e = AppError::method_not_allowed();
-        e.message = "Mutations must be sent with POST.".into();
-        let mut res = e.into_response();
-        res.headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-        return res;
-    }
-    execute(&gs, req, PresentedToken::from_headers(&headers), meta).await
+    execute(
+        &gs,
+        req,
+        PresentedToken::from_headers(&headers),
+        meta,
+        Door::Get,
+    )
+    .await
 }
 
-/// Whether the operation the request selects is a mutation.
-fn is_mutation(req: &async_graphql::Request) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&req.query) else {
+/// Which request carried the operation: mutations come only with POST.
+#[derive(PartialEq)]
+enum Door {
+    Get,
+    Post,
+}
+
+/// GraphQL over HTTP: mutations only over POST; nothing runs.
+fn mutation_over_get() -> Response {
+    let mut e = AppError::method_not_allowed();
+    e.message = "Mutations must be sent with POST.".into();
+    let mut res = e.into_response();
+    res.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+    res
+}
+
+/// Whether the operation the request selects is a mutation (the request's document,
+/// parsed once: by the document cache, or here for the executor to reuse).
+fn is_mutation(req: &mut async_graphql::Request) -> bool {
+    let operation_name = req.operation_name.clone();
+    let Ok(doc) = req.parsed_query() else {
         return false;
     };
     match &doc.operations {
         DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-        DocumentOperations::Multiple(ops) => match &req.operation_name {
+        DocumentOperations::Multiple(ops) => match &operation_name {
             Some(name) => ops
                 .get(name.as_str())
                 .is_some_and(|op| op.node.ty == OperationType::Mutation),
@@ -398,9 +415,13 @@ async fn execute(
     req: async_graphql::Request,
     token: PresentedToken,
     meta: RequestMeta,
+    door: Door,
 ) -> Response {
     let mut req = req.data(GqlRequest { token, meta });
     let prepared = gs.documents.prepare(&mut req);
+    if door == Door::Get && is_mutation(&mut req) {
+        return mutation_over_get();
+    }
     let mut remember = None;
     if let Some(probe) = &prepared.probe {
         remember = Some((req.query.clone(), req.operation_name.clone()));

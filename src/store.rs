@@ -1127,7 +1127,7 @@ mod sqlite_read {
     use std::cell::RefCell;
     use std::collections::HashMap;
     use std::path::PathBuf;
-    use std::sync::Arc;
+    use std::sync::{Arc, Weak};
     use std::time::{Duration, Instant};
 
     use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -1148,15 +1148,16 @@ mod sqlite_read {
 
     /// One store's connection and remembered answers in one thread.
     struct Reader {
-        file: Arc<PathBuf>,
+        /// The store's file name; weak, so a dropped store's reader can be noticed.
+        file: Weak<PathBuf>,
         conn: Connection,
         remembered: HashMap<String, Remembered>,
     }
 
     thread_local! {
         /// Entries are keyed by the store's `Arc` of the file name (pointer equality:
-        /// no path hashing on the hot path); holding a clone keeps the address from
-        /// being reused by another store.
+        /// no path hashing on the hot path); the `Weak` held here keeps the address
+        /// from being reused by another store.
         static READERS: RefCell<Vec<Reader>> = const { RefCell::new(Vec::new()) };
     }
 
@@ -1171,19 +1172,21 @@ mod sqlite_read {
         let current = generation.load();
         READERS.with(|cell| {
             let mut readers = cell.borrow_mut();
-            let at = match readers.iter().position(|r| Arc::ptr_eq(&r.file, file)) {
+            let at = match readers
+                .iter()
+                .position(|r| std::ptr::eq(r.file.as_ptr(), Arc::as_ptr(file)))
+            {
                 Some(i) => i,
                 None => {
-                    // Readers of stores that are gone (only this list holds their
-                    // name) are closed first.
-                    readers.retain(|r| Arc::strong_count(&r.file) > 1);
+                    // Readers of stores that are gone are closed first.
+                    readers.retain(|r| r.file.strong_count() > 0);
                     let conn = Connection::open_with_flags(
                         file.as_path(),
                         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                     )?;
                     conn.busy_timeout(Duration::from_secs(10))?;
                     readers.push(Reader {
-                        file: file.clone(),
+                        file: Arc::downgrade(file),
                         conn,
                         remembered: HashMap::new(),
                     });
