@@ -80,9 +80,20 @@ fn is_valid_email(s: &str) -> bool {
     local_ok && domain_ok
 }
 
-/// A display name: 1 to 200 characters after trimming.
+/// A display name: 1 to 200 characters after trimming, without control characters,
+/// line or paragraph separators or bidirectional controls (contract §2), which could
+/// forge lines in an email or reorder text a person reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name(String);
+
+/// Longest name, in characters.
+const MAX_NAME_CHARS: usize = 200;
+
+/// Characters a name may not hold.
+fn forbidden_in_name(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
 
 impl Name {
     pub fn parse(raw: &str) -> Result<Name, AppError> {
@@ -91,19 +102,39 @@ impl Name {
         if len == 0 {
             return Err(AppError::invalid_field("name", "Enter your name."));
         }
-        if len > 200 {
+        if len > MAX_NAME_CHARS {
             return Err(AppError::invalid_field(
                 "name",
                 "A name has at most 200 characters.",
             ));
         }
-        if name.chars().any(char::is_control) {
+        if name.chars().any(forbidden_in_name) {
             return Err(AppError::invalid_field(
                 "name",
-                "A name cannot contain control characters.",
+                "A name cannot contain control characters, line breaks or text-direction marks.",
             ));
         }
         Ok(Name(name.to_string()))
+    }
+
+    /// A provider's `name` claim made to pass the rules (contract §6 "Social sign-in
+    /// (claims)"): forbidden characters removed, trimmed, cut to 200 characters; when
+    /// nothing is left, `fallback` (the email's local part) made to pass the same way.
+    pub fn from_claim(claim: Option<&str>, fallback: &str) -> Name {
+        let clean = |raw: &str| -> String {
+            let kept: String = raw.chars().filter(|c| !forbidden_in_name(*c)).collect();
+            kept.trim()
+                .chars()
+                .take(MAX_NAME_CHARS)
+                .collect::<String>()
+                .trim()
+                .to_string()
+        };
+        let name = claim.map(clean).filter(|n| !n.is_empty());
+        Name(name.unwrap_or_else(|| {
+            let f = clean(fallback);
+            if f.is_empty() { "user".to_string() } else { f }
+        }))
     }
 
     pub fn as_str(&self) -> &str {
@@ -306,6 +337,37 @@ mod tests {
         assert!(Name::parse("   ").is_err());
         assert!(Name::parse(&"n".repeat(201)).is_err());
         assert!(Name::parse(&"ñ".repeat(200)).is_ok());
+        for bad in [
+            "Ada\u{2028}Evil",
+            "Ada\u{2029}x",
+            "\u{202E}adA",
+            "Ada\u{2066}x",
+            "a\nb",
+            "a\u{7}",
+        ] {
+            assert!(Name::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn claimed_names_are_cleaned_not_refused() {
+        assert_eq!(
+            Name::from_claim(
+                Some("  Ada\r\n\r\nClick http://evil.test \u{202E}x "),
+                "ada"
+            )
+            .as_str(),
+            "AdaClick http://evil.test x"
+        );
+        assert_eq!(
+            Name::from_claim(Some("\u{2028}\n "), "ada.l").as_str(),
+            "ada.l"
+        );
+        assert_eq!(Name::from_claim(None, "ada").as_str(), "ada");
+        assert_eq!(
+            Name::from_claim(Some(&"x".repeat(300)), "a").as_str().len(),
+            200
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ const ALLOW_HEADERS: HeaderValue =
     HeaderValue::from_static("content-type,authorization,x-turnstile-token");
 const MAX_AGE: HeaderValue = HeaderValue::from_static("600");
 const VARY_ORIGIN: HeaderValue = HeaderValue::from_static("origin");
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 
 /// What the envelope knows: the allowed origins and the route patterns (for metric
 /// labels, which must never be raw paths).
@@ -221,6 +222,8 @@ where
 fn finish(res: &mut Response<Body>, t: &Ticket) {
     let headers = res.headers_mut();
     headers.insert(header::CACHE_CONTROL, NO_STORE);
+    // Every answer (contract §6): no browser may guess another type than the one sent.
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     if !headers.contains_key(&X_REQUEST_ID) {
         headers.insert(X_REQUEST_ID, t.request_id.clone());
     }

@@ -5,7 +5,7 @@
 //! draw from one quota per client IP, and each credential mutation in a GraphQL request
 //! draws once.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +100,7 @@ impl Guard {
             return Ok(());
         };
         // Without a peer address (in-process callers) all share one key.
-        let key = ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let key = bucket(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
         limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             AppError::rate_limited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
@@ -170,8 +170,41 @@ impl Guard {
     }
 }
 
+/// The rate-limit bucket of a client (contract §6): an IPv4 address as it is, an IPv6
+/// address by its /64 prefix, since one subscriber usually holds a whole /64 and could
+/// otherwise take a fresh quota with every address in it.
+fn bucket(ip: IpAddr) -> IpAddr {
+    match crate::web::canonical(ip) {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
+}
+
 fn bot_check_failed(flow: Flow) -> AppError {
     metrics::counter!(crate::telemetry::names::BOT_CHECK_FAILURES, "flow" => flow.name())
         .increment(1);
     AppError::bot_check_failed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_share_their_64_bucket_and_ipv4_is_per_address() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(bucket(a), bucket(b));
+        assert_ne!(bucket(a), bucket(other));
+        assert_eq!(bucket(a), "2001:db8:1:2::".parse::<IpAddr>().unwrap());
+        let v4: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(bucket(v4), v4);
+        assert_ne!(bucket(v4), bucket("198.51.100.8".parse().unwrap()));
+        let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+        assert_eq!(bucket(mapped), v4);
+    }
 }

@@ -23,6 +23,8 @@ pub mod mail;
 pub mod model;
 /// OpenID Connect relying party (social sign-in).
 pub mod oidc;
+/// latch's HTML pages and their security headers.
+pub mod pages;
 /// argon2id hashing and the password policy.
 pub mod password;
 /// Redirect target allowlist.

@@ -69,6 +69,7 @@ impl Hasher {
 
     /// Whether `password` matches the PHC string `phc` (a malformed hash never matches).
     pub async fn verify(&self, password: &Password, phc: &str) -> AppResult<bool> {
+        metrics::counter!(crate::telemetry::names::PASSWORD_VERIFICATIONS).increment(1);
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(Job::Verify(password.clone(), phc.to_string(), tx))?;
         Ok(rx.await.context("hashing thread gone")?)

@@ -58,10 +58,22 @@ pub fn parse_optional(
     raw.map(|r| parse_redirect(r, app_url, allowed)).transpose()
 }
 
-/// `url` with one more query parameter.
+/// `url` with the query parameter `key` set to `value`: any `key` it already had is
+/// removed, never repeated (contract §4 forget-password: a `redirectTo` that carries
+/// someone else's `token` must not smuggle it into the victim's link).
 pub fn with_query(url: &Url, key: &str, value: &str) -> Url {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != key)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let mut u = url.clone();
-    u.query_pairs_mut().append_pair(key, value);
+    u.set_query(None);
+    {
+        let mut q = u.query_pairs_mut();
+        q.extend_pairs(kept);
+        q.append_pair(key, value);
+    }
     u
 }
 
@@ -85,6 +97,26 @@ mod tests {
         assert_eq!(
             check("/welcome?x=1").unwrap(),
             "http://app.test:3000/welcome?x=1"
+        );
+    }
+
+    #[test]
+    fn a_parameter_is_replaced_never_repeated() {
+        let base = Url::parse("http://app.test:3000/reset-password?token=ATTACKER&x=1").unwrap();
+        let u = with_query(&base, "token", "VICTIM");
+        assert_eq!(
+            u.as_str(),
+            "http://app.test:3000/reset-password?x=1&token=VICTIM"
+        );
+        let plain = Url::parse("http://app.test:3000/reset-password").unwrap();
+        assert_eq!(
+            with_query(&plain, "token", "t").as_str(),
+            "http://app.test:3000/reset-password?token=t"
+        );
+        let encoded = Url::parse("http://app.test:3000/r?%74oken=A").unwrap();
+        assert_eq!(
+            with_query(&encoded, "token", "V").as_str(),
+            "http://app.test:3000/r?token=V"
         );
     }
 

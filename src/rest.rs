@@ -4,8 +4,8 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,7 +19,8 @@ use crate::model::{
 use crate::redirect::with_query;
 use crate::service::{AppState, Principal, RequestMeta};
 use crate::web::{
-    Json, JsonBody, NoFields, PresentedToken, append_cookies, clear_cookie, session_cookie,
+    Json, JsonBody, NoFields, OAUTH_STATE_COOKIE, PresentedToken, append_cookies, clear_cookie,
+    clear_oauth_state_cookie, cookie_value, oauth_state_cookie, session_cookie,
 };
 
 #[derive(OpenApi)]
@@ -191,18 +192,9 @@ async fn forget_password(
 #[utoipa::path(get, path = "/reset-password", tag = "pages",
     params(TokenQuery),
     responses((status = 200, description = "A minimal page with a new-password form", content_type = "text/html", body = String)))]
-async fn reset_password_page(Query(q): Query<TokenQuery>) -> Html<String> {
-    // The page's script reads the token from the address bar; the server never echoes it.
-    let present = q.token.as_deref().is_some_and(|t| !t.is_empty());
-    let notice = if present {
-        ""
-    } else {
-        "This page needs the link from your password reset email."
-    };
-    Html(RESET_PAGE.replace("{{NOTICE}}", notice))
+async fn reset_password_page(Query(q): Query<TokenQuery>) -> Response {
+    crate::pages::reset_password(q.token.as_deref().is_some_and(|t| !t.is_empty()))
 }
-
-const RESET_PAGE: &str = include_str!("reset_password.html");
 
 #[utoipa::path(post, path = "/auth/reset-password", tag = "auth",
     request_body = inputs::ResetPassword,
@@ -376,21 +368,29 @@ async fn two_factor_status(
         (status = 404, description = "Unknown provider", body = ErrorBody),
         (status = 403, description = "INVALID_REDIRECT", body = ErrorBody),
         (status = 400, description = "BAD_REQUEST, or PROVIDER_ERROR when the provider is unavailable", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 429, body = ErrorBody),
     ))]
 async fn social_sign_in(
     State(state): State<AppState>,
+    meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::SocialSignIn>,
-) -> AppResult<Json<SocialUrl>> {
-    let url = state
+) -> AppResult<Response> {
+    let start = state
         .social_start(
             &input.provider,
             input.callback_url.as_deref(),
             input.error_callback_url.as_deref(),
             None,
+            &meta,
         )
         .await?;
-    Ok(Json(SocialUrl { url: url.into() }))
+    let cookie = oauth_state_cookie(state.config(), &start.binding);
+    Ok(with_cookies(
+        Json(SocialUrl {
+            url: start.url.into(),
+        }),
+        &[cookie],
+    ))
 }
 
 #[utoipa::path(get, path = "/auth/sign-in/social/{provider}", tag = "social",
@@ -404,18 +404,21 @@ async fn social_sign_in(
 async fn social_sign_in_redirect(
     State(state): State<AppState>,
     Path(provider): Path<String>,
+    meta: RequestMeta,
     query: Result<Query<SocialQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Response> {
     let Query(q) = query.map_err(|_| AppError::bad_request("Invalid query string."))?;
-    let url = state
+    let start = state
         .social_start(
             &provider,
             q.callback_url.as_deref(),
             q.error_callback_url.as_deref(),
             None,
+            &meta,
         )
         .await?;
-    Ok(found(&url))
+    let cookie = oauth_state_cookie(state.config(), &start.binding);
+    Ok(with_cookies(found(&start.url), &[cookie]))
 }
 
 #[utoipa::path(post, path = "/auth/link-social", tag = "social",
@@ -430,18 +433,26 @@ async fn social_sign_in_redirect(
 async fn link_social(
     State(state): State<AppState>,
     token: PresentedToken,
+    meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::LinkSocial>,
 ) -> AppResult<Response> {
-    let (p, cookies) = principal(&state, &token).await?;
-    let url = state
+    let (p, mut cookies) = principal(&state, &token).await?;
+    let start = state
         .social_start(
             &input.provider,
             input.callback_url.as_deref(),
             input.error_callback_url.as_deref(),
             Some(&p),
+            &meta,
         )
         .await?;
-    Ok(with_cookies(Json(SocialUrl { url: url.into() }), &cookies))
+    cookies.push(oauth_state_cookie(state.config(), &start.binding));
+    Ok(with_cookies(
+        Json(SocialUrl {
+            url: start.url.into(),
+        }),
+        &cookies,
+    ))
 }
 
 #[utoipa::path(get, path = "/auth/callback/{provider}", tag = "social",
@@ -457,27 +468,35 @@ async fn social_callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     meta: RequestMeta,
+    headers: HeaderMap,
     query: Result<Query<CallbackQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    // The binding is single use like the state: every answer clears it.
+    let mut cookies = vec![clear_oauth_state_cookie(state.config())];
     let q = match query {
         Ok(Query(q)) => q,
-        Err(_) => return AppError::bad_request("Invalid query string.").into_response(),
+        Err(_) => {
+            let e = AppError::bad_request("Invalid query string.");
+            return with_cookies(e, &cookies);
+        }
     };
-    match state.social_callback(&provider, q, &meta).await {
+    let binding = cookie_value(&headers, OAUTH_STATE_COOKIE);
+    match state.social_callback(&provider, q, binding, &meta).await {
         Ok(outcome) => {
-            let cookies: Vec<String> = outcome
-                .signed_in
-                .iter()
-                .map(|s| session_cookie(state.config(), &s.token, s.cookie_max_age))
-                .collect();
+            cookies.extend(
+                outcome
+                    .signed_in
+                    .iter()
+                    .map(|s| session_cookie(state.config(), &s.token, s.cookie_max_age)),
+            );
             with_cookies(found(&outcome.redirect), &cookies)
         }
         Err(failure) => match failure.redirect {
             Some(url) => {
                 failure.error.log();
-                found(&url)
+                with_cookies(found(&url), &cookies)
             }
-            None => failure.error.into_response(),
+            None => with_cookies(failure.error, &cookies),
         },
     }
 }

@@ -25,7 +25,9 @@ use crate::model::{
 use crate::oidc::Providers;
 use crate::password::{Hasher, Policy};
 use crate::redirect::{parse_optional, with_query};
-use crate::store::{NewSession, NewToken, Purpose, SessionRow, Store, UserRow};
+use crate::store::{
+    NewSession, NewSignupLink, NewToken, Purpose, SessionRow, Store, UserRow, new_request_id,
+};
 use crate::telemetry::names;
 
 /// Verification links live 24 h; reset links 1 h (contract §4).
@@ -98,6 +100,14 @@ impl SignedIn {
             session: Session::from(&self.session),
         }
     }
+}
+
+/// A sign-up request about to get a verification link.
+pub(crate) struct SignupLink {
+    request: String,
+    password_hash: Option<String>,
+    name: String,
+    callback: Option<Url>,
 }
 
 /// Outcome of following a verification link.
@@ -211,13 +221,20 @@ impl AppState {
             return Err(AppError::user_exists());
         }
         let hash = self.inner.hasher.hash(&password).await?;
-        // A sign-up email is sent even within the resend cooldown; the hourly cap holds.
+        // Every sign-up is a request of its own (at most five stay outstanding). A
+        // sign-up email is sent even within the resend cooldown; past the hourly cap
+        // nothing is sent or recorded.
         if store
             .reserve_email(&user.id, "verify-email", HOURLY_EMAIL_CAP, None)
             .await?
         {
-            self.issue_verification(&user, Some(&hash), name.as_str(), callback.as_ref())
-                .await?;
+            let request = SignupLink {
+                request: new_request_id(),
+                password_hash: Some(hash),
+                name: name.as_str().to_string(),
+                callback,
+            };
+            self.issue_verification(&user, &request).await?;
         }
         metrics::counter!(names::SIGN_UPS).increment(1);
         Ok(SignUpResult {
@@ -226,24 +243,19 @@ impl AppState {
         })
     }
 
-    /// Stores a verification link and mails it (mail delivery runs in the background).
-    async fn issue_verification(
-        &self,
-        user: &UserRow,
-        password_hash: Option<&str>,
-        name: &str,
-        callback: Option<&Url>,
-    ) -> AppResult<()> {
+    /// Stores a verification link of a sign-up request and mails it (delivery runs in
+    /// the background).
+    async fn issue_verification(&self, user: &UserRow, request: &SignupLink) -> AppResult<()> {
         let token = new_token();
         self.inner
             .store
-            .insert_token(NewToken {
-                purpose: Purpose::VerifyEmail,
+            .insert_signup_link(NewSignupLink {
+                request: &request.request,
                 user_id: &user.id,
                 token_hash: &token_hash(&token),
-                password_hash,
-                name: Some(name),
-                callback_url: callback.map(Url::as_str),
+                password_hash: request.password_hash.as_deref(),
+                name: &request.name,
+                callback_url: request.callback.as_ref().map(Url::as_str),
                 expires_at: Timestamp::now().plus_secs(VERIFY_TTL_SECS),
             })
             .await?;
@@ -254,14 +266,14 @@ impl AppState {
             .join("/auth/verify-email")
             .context("verification link")?;
         link.query_pairs_mut().append_pair("token", &token);
-        if let Some(cb) = callback {
+        if let Some(cb) = &request.callback {
             link.query_pairs_mut()
                 .append_pair("callbackURL", cb.as_str());
         }
         self.send_in_background(
             &user.email,
             "verify-email",
-            mail::verification_email(name, link.as_str()),
+            mail::verification_email(&request.name, link.as_str()),
         );
         Ok(())
     }
@@ -301,6 +313,9 @@ impl AppState {
             .consume_verification(&token_hash(token))
             .await?
             .ok_or_else(AppError::invalid_token)?;
+        if !consumed.password_applied {
+            tracing::info!("verified by a link without applying a password");
+        }
         let user = store
             .user_by_id(&consumed.user_id)
             .await?
@@ -363,10 +378,9 @@ impl AppState {
         if user.email_verified {
             return Ok(());
         }
-        let (hash, name, old_callback) = store
-            .newest_signup(&user.id)
-            .await?
-            .unwrap_or((None, None, None));
+        let Some(newest) = store.newest_signup(&user.id).await? else {
+            return Ok(());
+        };
         let cooldown = Timestamp(Timestamp::now().millis() - RESEND_COOLDOWN_SECS * 1000);
         if !store
             .reserve_email(&user.id, "verify-email", HOURLY_EMAIL_CAP, Some(cooldown))
@@ -374,10 +388,14 @@ impl AppState {
         {
             return Ok(());
         }
-        let callback = callback.or_else(|| old_callback.and_then(|c| Url::parse(&c).ok()));
-        let name = name.unwrap_or_else(|| user.name.clone());
-        self.issue_verification(&user, hash.as_deref(), &name, callback.as_ref())
-            .await
+        // The same request, not a new one: its password, name and callback.
+        let request = SignupLink {
+            request: newest.request,
+            password_hash: newest.password_hash,
+            name: newest.name.unwrap_or_else(|| user.name.clone()),
+            callback: callback.or_else(|| newest.callback_url.and_then(|c| Url::parse(&c).ok())),
+        };
+        self.issue_verification(&user, &request).await
     }
 
     // ---- sign-in and sessions -------------------------------------------------------
@@ -419,21 +437,18 @@ impl AppState {
                 None => hasher.verify_dummy(&password).await?,
             },
             Some(u) => {
-                // Unverified: the password of any outstanding link is "not verified yet",
-                // neither a failure nor a success for lockout.
-                let hashes = store.outstanding_signup_hashes(&u.id).await?;
-                let mut matched = false;
-                if hashes.is_empty() {
-                    hasher.verify_dummy(&password).await?;
-                }
-                for h in &hashes {
-                    if hasher.verify(&password, h).await? {
-                        matched = true;
-                        break;
+                // Unverified: only the newest outstanding sign-up request's password
+                // is compared (one hash, as for any account); it is "not verified
+                // yet", neither a failure nor a success for lockout.
+                match store.newest_outstanding_signup_hash(&u.id).await? {
+                    Some(h) => {
+                        if hasher.verify(&password, &h).await? {
+                            return Err(AppError::email_not_verified());
+                        }
                     }
-                }
-                if matched {
-                    return Err(AppError::email_not_verified());
+                    None => {
+                        hasher.verify_dummy(&password).await?;
+                    }
                 }
                 false
             }

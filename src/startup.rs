@@ -151,10 +151,7 @@ pub fn router(state: AppState) -> anyhow::Result<Envelope<Router>> {
         .route("/graphql/schema.graphql", get(graphql::served_sdl))
         .with_state(gs);
     let metrics = crate::telemetry::metrics_handle();
-    let landing = include_str!("landing.html").replace(
-        "{{BASE}}",
-        crate::mail::html_escape(state.config().public_url.as_str().trim_end_matches('/')).as_str(),
-    );
+    let landing = std::sync::Arc::new(crate::pages::landing(state.config().public_url.as_str()));
     let router = rest_routes
         .with_state(state.clone())
         .merge(graphql_routes)
@@ -164,10 +161,7 @@ pub fn router(state: AppState) -> anyhow::Result<Envelope<Router>> {
                 ([(header::CONTENT_TYPE, "application/json")], openapi_json).into_response()
             }),
         )
-        .route(
-            "/",
-            get(move || async move { axum::response::Html(landing) }),
-        )
+        .route("/", get(move || async move { landing.response() }))
         .route(
             "/README.md",
             get(|| async {

@@ -73,6 +73,16 @@ pub struct TokenRow {
     pub password_hash: Option<String>,
     pub name: Option<String>,
     pub callback_url: Option<String>,
+    pub signup_request: Option<String>,
+}
+
+/// A followed verification link.
+#[derive(Debug, Clone)]
+pub struct VerifiedLink {
+    pub user_id: String,
+    /// Whether the link's password became the account's (its request was the only
+    /// outstanding one).
+    pub password_applied: bool,
 }
 
 /// The purposes of one-time tokens.
@@ -102,6 +112,30 @@ pub struct NewToken<'a> {
     pub expires_at: Timestamp,
 }
 
+/// How many sign-up requests of one account stay outstanding (contract §4).
+pub const MAX_OUTSTANDING_SIGNUPS: i64 = 5;
+
+/// A verification link for a sign-up request (`request` from [`new_request_id`], or
+/// the id of an earlier request when resending).
+pub struct NewSignupLink<'a> {
+    pub request: &'a str,
+    pub user_id: &'a str,
+    pub token_hash: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub name: &'a str,
+    pub callback_url: Option<&'a str>,
+    pub expires_at: Timestamp,
+}
+
+/// The newest sign-up request of an account.
+#[derive(Debug, Clone)]
+pub struct SignupRequest {
+    pub request: String,
+    pub password_hash: Option<String>,
+    pub name: Option<String>,
+    pub callback_url: Option<String>,
+}
+
 /// A new session.
 pub struct NewSession<'a> {
     pub token_hash: &'a str,
@@ -116,6 +150,8 @@ pub struct NewSession<'a> {
 /// A new social sign-in state.
 pub struct NewOauthState<'a> {
     pub state_hash: &'a str,
+    /// SHA-256 of the `oauth_state` cookie that binds the flow to its browser.
+    pub binding_hash: &'a str,
     pub provider: &'a str,
     pub pkce_verifier: &'a str,
     pub nonce: &'a str,
@@ -185,6 +221,12 @@ fn user_row(r: &AnyRow) -> Result<UserRow, sqlx::Error> {
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// A sign-up request id: time-ordered (UUIDv7, monotonic within the process), so
+/// "newest" is the greatest id.
+pub fn new_request_id() -> String {
+    uuid::Uuid::now_v7().to_string()
 }
 
 /// The pool, lent for one statement or transaction. Taking it and dropping it (after
@@ -489,48 +531,101 @@ impl Store {
         row.map(|r| r.try_get("user_id")).transpose()
     }
 
-    /// Password hashes bound to the user's outstanding (unexpired, unused) verification links.
-    pub async fn outstanding_signup_hashes(&self, user_id: &str) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query(
+    /// Stores a verification link of a sign-up request, then voids the links of
+    /// every outstanding request but the newest [`MAX_OUTSTANDING_SIGNUPS`] (a newer
+    /// request voids the oldest), in one transaction.
+    pub async fn insert_signup_link(&self, t: NewSignupLink<'_>) -> sqlx::Result<()> {
+        let now = Timestamp::now().millis();
+        let pool = self.pool();
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO one_time_tokens \
+             (id, token_hash, user_id, purpose, password_hash, name, callback_url, expires_at, \
+              created_at, signup_request) \
+             VALUES ($1, $2, $3, 'verify-email', $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(new_id())
+        .bind(t.token_hash)
+        .bind(t.user_id)
+        .bind(t.password_hash)
+        .bind(t.name)
+        .bind(t.callback_url)
+        .bind(t.expires_at.millis())
+        .bind(now)
+        .bind(t.request)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE one_time_tokens SET consumed_at = $1 \
+             WHERE user_id = $2 AND purpose = 'verify-email' AND consumed_at IS NULL \
+             AND signup_request NOT IN ( \
+                 SELECT signup_request FROM one_time_tokens \
+                 WHERE user_id = $2 AND purpose = 'verify-email' AND consumed_at IS NULL \
+                 AND expires_at > $1 \
+                 GROUP BY signup_request ORDER BY signup_request DESC LIMIT $3)",
+        )
+        .bind(now)
+        .bind(t.user_id)
+        .bind(MAX_OUTSTANDING_SIGNUPS)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// The password hash of the user's newest outstanding sign-up request (`None`
+    /// when there is none, or it carries no password): before verification, sign-in
+    /// compares with this one hash only.
+    pub async fn newest_outstanding_signup_hash(
+        &self,
+        user_id: &str,
+    ) -> sqlx::Result<Option<String>> {
+        let row = sqlx::query(
             "SELECT password_hash FROM one_time_tokens \
              WHERE user_id = $1 AND purpose = 'verify-email' AND consumed_at IS NULL \
-             AND expires_at > $2 AND password_hash IS NOT NULL ORDER BY created_at DESC",
+             AND expires_at > $2 ORDER BY signup_request DESC LIMIT 1",
         )
         .bind(user_id)
         .bind(Timestamp::now().millis())
-        .fetch_all(&*self.pool())
+        .fetch_optional(&*self.pool())
         .await?;
-        rows.iter().map(|r| r.try_get("password_hash")).collect()
+        Ok(row
+            .map(|r| r.try_get::<Option<String>, _>("password_hash"))
+            .transpose()?
+            .flatten())
     }
 
-    /// The password hash, name and callback of the newest sign-up request of the user.
-    pub async fn newest_signup(
-        &self,
-        user_id: &str,
-    ) -> sqlx::Result<Option<(Option<String>, Option<String>, Option<String>)>> {
+    /// The newest sign-up request of the user, outstanding or not (resend mails a
+    /// link for it).
+    pub async fn newest_signup(&self, user_id: &str) -> sqlx::Result<Option<SignupRequest>> {
         let row = sqlx::query(
-            "SELECT password_hash, name, callback_url FROM one_time_tokens \
-             WHERE user_id = $1 AND purpose = 'verify-email' \
-             ORDER BY created_at DESC, id DESC LIMIT 1",
+            "SELECT signup_request, password_hash, name, callback_url FROM one_time_tokens \
+             WHERE user_id = $1 AND purpose = 'verify-email' AND signup_request IS NOT NULL \
+             ORDER BY signup_request DESC, created_at DESC LIMIT 1",
         )
         .bind(user_id)
         .fetch_optional(&*self.pool())
         .await?;
         row.map(|r| {
-            Ok((
-                r.try_get("password_hash")?,
-                r.try_get("name")?,
-                r.try_get("callback_url")?,
-            ))
+            Ok(SignupRequest {
+                request: r.try_get("signup_request")?,
+                password_hash: r.try_get("password_hash")?,
+                name: r.try_get("name")?,
+                callback_url: r.try_get("callback_url")?,
+            })
         })
         .transpose()
     }
 
     /// Verifies an account from a verification link, atomically: the link is consumed
     /// (exactly once, even under concurrency), every other outstanding link of the user
-    /// is voided, and the link's password and name are applied. `None`: the token is
-    /// unknown, used, voided or expired.
-    pub async fn consume_verification(&self, token_hash: &str) -> sqlx::Result<Option<TokenRow>> {
+    /// is voided, and the link's name is applied. Its password is applied only when its
+    /// sign-up request was the account's only outstanding one: when several were, the
+    /// mails looked alike and one may be a stranger's (contract §4 "Unverified
+    /// accounts"). `None`: the token is unknown, used, voided or expired.
+    pub async fn consume_verification(
+        &self,
+        token_hash: &str,
+    ) -> sqlx::Result<Option<VerifiedLink>> {
         let now = Timestamp::now().millis();
         let pool = self.pool();
         let mut tx = pool.begin().await?;
@@ -538,6 +633,17 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         };
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT signup_request) FROM one_time_tokens \
+             WHERE user_id = $1 AND purpose = 'verify-email' AND consumed_at IS NULL \
+             AND expires_at > $2 AND signup_request <> $3",
+        )
+        .bind(&token.user_id)
+        .bind(now)
+        .bind(token.signup_request.as_deref().unwrap_or(""))
+        .fetch_one(&mut *tx)
+        .await?;
+        let password_applied = others == 0 && token.password_hash.is_some();
         sqlx::query(
             "UPDATE one_time_tokens SET consumed_at = $1 \
              WHERE user_id = $2 AND purpose = 'verify-email' AND consumed_at IS NULL",
@@ -551,14 +657,17 @@ impl Store {
              password_hash = COALESCE($1, password_hash), name = COALESCE($2, name), updated_at = $3 \
              WHERE id = $4",
         )
-        .bind(token.password_hash.as_deref())
+        .bind(password_applied.then_some(token.password_hash.as_deref()).flatten())
         .bind(token.name.as_deref())
         .bind(now)
         .bind(&token.user_id)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Some(token))
+        Ok(Some(VerifiedLink {
+            user_id: token.user_id,
+            password_applied,
+        }))
     }
 
     /// Completes a password reset atomically: consumes the reset token, sets the
@@ -882,8 +991,8 @@ impl Store {
         let now = Timestamp::now();
         sqlx::query(
             "INSERT INTO oauth_states (state_hash, provider, pkce_verifier, nonce, callback_url, \
-             error_callback_url, link_user_id, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             error_callback_url, link_user_id, expires_at, created_at, binding_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(s.state_hash)
         .bind(s.provider)
@@ -894,26 +1003,31 @@ impl Store {
         .bind(s.link_user_id)
         .bind(s.expires_at.millis())
         .bind(now.millis())
+        .bind(s.binding_hash)
         .execute(&*self.pool())
         .await?;
         Ok(())
     }
 
-    /// Consumes a state of `provider`, exactly once, if unexpired.
+    /// Consumes a state of `provider` started by the browser holding `binding_hash`'s
+    /// cookie, exactly once, if unexpired. A mismatch consumes nothing.
     pub async fn consume_oauth_state(
         &self,
         state_hash: &str,
         provider: &str,
+        binding_hash: &str,
     ) -> sqlx::Result<Option<OauthStateRow>> {
         let now = Timestamp::now().millis();
         let row = sqlx::query(
             "UPDATE oauth_states SET consumed_at = $1 \
-             WHERE state_hash = $2 AND provider = $3 AND consumed_at IS NULL AND expires_at > $1 \
+             WHERE state_hash = $2 AND provider = $3 AND binding_hash = $4 \
+             AND consumed_at IS NULL AND expires_at > $1 \
              RETURNING pkce_verifier, nonce, callback_url, error_callback_url, link_user_id",
         )
         .bind(now)
         .bind(state_hash)
         .bind(provider)
+        .bind(binding_hash)
         .fetch_optional(&*self.pool())
         .await?;
         row.map(|r| {
@@ -1084,7 +1198,7 @@ async fn consume_in(
     let row = sqlx::query(
         "UPDATE one_time_tokens SET consumed_at = $1 \
          WHERE token_hash = $2 AND purpose = $3 AND consumed_at IS NULL AND expires_at > $1 \
-         RETURNING id, user_id, password_hash, name, callback_url",
+         RETURNING id, user_id, password_hash, name, callback_url, signup_request",
     )
     .bind(now)
     .bind(token_hash)
@@ -1098,6 +1212,7 @@ async fn consume_in(
             password_hash: r.try_get("password_hash")?,
             name: r.try_get("name")?,
             callback_url: r.try_get("callback_url")?,
+            signup_request: r.try_get("signup_request")?,
         })
     })
     .transpose()

@@ -15,6 +15,8 @@ pub mod names {
     pub const SIGN_UPS: &str = "latch_sign_ups_total";
     pub const SIGN_INS: &str = "latch_sign_ins_total";
     pub const LOCKOUTS: &str = "latch_lockouts_total";
+    /// argon2id verifications (dummy ones included): the hashing work sign-ins cost.
+    pub const PASSWORD_VERIFICATIONS: &str = "latch_password_verifications_total";
     pub const EMAILS: &str = "latch_emails_total";
     pub const BOT_CHECK_FAILURES: &str = "latch_bot_check_failures_total";
     pub const REQUEST_DURATION: &str = "latch_http_request_duration_seconds";

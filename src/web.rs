@@ -60,6 +60,49 @@ pub fn clear_cookie(cfg: &Config) -> String {
     session_cookie(cfg, "", Some(0))
 }
 
+/// Name of the cookie that binds a social sign-in flow to its browser (contract §6).
+pub const OAUTH_STATE_COOKIE: &str = "oauth_state";
+/// The binding lives as long as the state it binds.
+const OAUTH_STATE_MAX_AGE: i64 = 600;
+
+/// `Set-Cookie` value of the `oauth_state` cookie: sent only to the callback path.
+/// `SameSite=Lax` (the provider sends the browser back with a top-level GET, which
+/// `Strict` would strip), or `None` when latch's cookies are `None`.
+pub fn oauth_state_cookie(cfg: &Config, value: &str) -> String {
+    oauth_state_cookie_with_age(cfg, value, OAUTH_STATE_MAX_AGE)
+}
+
+/// `Set-Cookie` value that removes the `oauth_state` cookie.
+pub fn clear_oauth_state_cookie(cfg: &Config) -> String {
+    oauth_state_cookie_with_age(cfg, "", 0)
+}
+
+fn oauth_state_cookie_with_age(cfg: &Config, value: &str, max_age: i64) -> String {
+    let same_site = match cfg.cookie_samesite {
+        crate::config::SameSite::None => "None",
+        _ => "Lax",
+    };
+    let mut c = format!(
+        "{OAUTH_STATE_COOKIE}={value}; HttpOnly; Path=/auth/callback; Max-Age={max_age}; SameSite={same_site}"
+    );
+    if cfg.cookie_secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// The first non-empty value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v)
+}
+
 /// The session token a request presents: `Authorization: Bearer …` first, else the
 /// `session_token` cookie.
 #[derive(Debug, Clone, Default)]
@@ -85,21 +128,13 @@ impl PresentedToken {
                 };
             }
         }
-        for value in headers.get_all(header::COOKIE) {
-            let Ok(s) = value.to_str() else { continue };
-            for pair in s.split(';') {
-                if let Some((k, v)) = pair.trim().split_once('=')
-                    && k == SESSION_COOKIE
-                    && !v.is_empty()
-                {
-                    return PresentedToken {
-                        token: Some(v.to_string()),
-                        from_cookie: true,
-                    };
-                }
-            }
+        match cookie_value(headers, SESSION_COOKIE) {
+            Some(v) => PresentedToken {
+                token: Some(v.to_string()),
+                from_cookie: true,
+            },
+            None => PresentedToken::default(),
         }
-        PresentedToken::default()
     }
 
     pub fn as_deref(&self) -> Option<&str> {
@@ -115,34 +150,67 @@ impl<S: Send + Sync> FromRequestParts<S> for PresentedToken {
     }
 }
 
-/// The client IP: the peer address, unless the peer is a trusted proxy, in which case
-/// the right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
-/// OWASP: never trust a forwarding header from an untrusted peer.
+/// The client IP (contract §1 `LATCH_TRUSTED_PROXIES`): walking from the peer
+/// address leftwards through every `X-Forwarded-For` entry, past trusted proxies, the
+/// first address outside them. An entry that is not an address ends the walk at the
+/// last address read; empty entries are skipped. Entries may carry a port or brackets,
+/// and an IPv4-mapped IPv6 address counts as the IPv4 address.
+/// OWASP ASVS 5.0 V4.1: a forwarding header is believed only from a trusted peer,
+/// and only as far as the chain of trusted hops goes.
 pub fn client_ip(cfg: &Config, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-    let peer = peer?;
+    let mut current = canonical(peer?);
     let trusted = |ip: &IpAddr| cfg.trusted_proxies.iter().any(|n| n.contains(ip));
-    if !trusted(&peer) {
-        return Some(peer);
+    if !trusted(&current) {
+        return Some(current);
     }
-    let mut chain: Vec<IpAddr> = Vec::new();
-    for v in headers.get_all("x-forwarded-for") {
-        let Ok(s) = v.to_str() else { return Some(peer) };
-        for part in s.split(',') {
-            match part.trim().parse::<IpAddr>() {
-                Ok(ip) => chain.push(ip),
-                Err(_) => return Some(peer),
+    let values: Vec<&HeaderValue> = headers.get_all("x-forwarded-for").iter().collect();
+    for value in values.into_iter().rev() {
+        let Ok(s) = value.to_str() else {
+            return Some(current);
+        };
+        for entry in s.rsplit(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let Some(ip) = parse_forwarded_entry(entry) else {
+                return Some(current);
+            };
+            current = ip;
+            if !trusted(&current) {
+                return Some(current);
             }
         }
     }
-    Some(
-        chain
-            .iter()
-            .rev()
-            .find(|ip| !trusted(ip))
-            .or(chain.first())
-            .copied()
-            .unwrap_or(peer),
-    )
+    Some(current)
+}
+
+/// An `X-Forwarded-For` entry: `203.0.113.7`, `203.0.113.7:5555`, `2001:db8::1`,
+/// `[2001:db8::1]` or `[2001:db8::1]:443`, mapped addresses as IPv4.
+fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
+    if let Some(rest) = entry.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        let port_ok = after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| p.parse::<u16>().is_ok());
+        return port_ok
+            .then(|| inside.parse::<std::net::Ipv6Addr>().ok())
+            .flatten()
+            .map(|ip| canonical(IpAddr::V6(ip)));
+    }
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(canonical(ip));
+    }
+    entry
+        .parse::<std::net::SocketAddrV4>()
+        .ok()
+        .map(|s| IpAddr::V4(*s.ip()))
+}
+
+/// An IPv4-mapped IPv6 address (`::ffff:203.0.113.7`, as a dual-stack listener
+/// reports IPv4 peers) as the IPv4 address; every other address as it is.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
 }
 
 impl RequestMeta {
@@ -296,6 +364,49 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_entries_in_every_form_name_the_client() {
+        let c = cfg("127.0.0.1/32");
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        let mapped_peer: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        for (header, want) in [
+            ("junk, 1.2.3.4", "1.2.3.4"),
+            ("1.2.3.4:5555", "1.2.3.4"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("1.2.3.4,", "1.2.3.4"),
+            ("::ffff:203.0.113.7", "203.0.113.7"),
+            ("9.9.9.9, 127.0.0.1", "9.9.9.9"),
+            ("9.9.9.9, junk, 127.0.0.1", "127.0.0.1"),
+            ("[2001:db8::1", "127.0.0.1"),
+        ] {
+            let want: IpAddr = want.parse().unwrap();
+            assert_eq!(
+                client_ip(&c, Some(peer), &xff(header)),
+                Some(want),
+                "{header}"
+            );
+            assert_eq!(
+                client_ip(&c, Some(mapped_peer), &xff(header)),
+                Some(want),
+                "mapped peer, {header}"
+            );
+        }
+        // Several headers read as one list, the last header nearest the peer.
+        let mut h = xff("5.5.5.5");
+        h.append("x-forwarded-for", "127.0.0.1".parse().unwrap());
+        assert_eq!(
+            client_ip(&c, Some(peer), &h),
+            Some("5.5.5.5".parse().unwrap())
+        );
+        // A mapped untrusted peer is its IPv4 address.
+        let far: IpAddr = "::ffff:198.51.100.1".parse().unwrap();
+        assert_eq!(
+            client_ip(&c, Some(far), &xff("1.2.3.4")),
+            Some("198.51.100.1".parse().unwrap())
+        );
+    }
+
+    #[test]
     fn bearer_wins_over_cookie() {
         let mut h = HeaderMap::new();
         h.insert(
@@ -321,6 +432,14 @@ mod tests {
         assert_eq!(
             clear_cookie(&c),
             "session_token=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0"
+        );
+        assert_eq!(
+            oauth_state_cookie(&c, "b"),
+            "oauth_state=b; HttpOnly; Path=/auth/callback; Max-Age=600; SameSite=Lax"
+        );
+        assert_eq!(
+            clear_oauth_state_cookie(&c),
+            "oauth_state=; HttpOnly; Path=/auth/callback; Max-Age=0; SameSite=Lax"
         );
     }
 }

@@ -4,15 +4,22 @@ use anyhow::Context;
 use url::Url;
 
 use super::{AppState, Principal, RequestMeta, SignedIn};
-use crate::domain::{Email, Timestamp, token_hash};
+use crate::domain::{Email, MAX_TOKEN_LEN, Name, Timestamp, new_token, token_hash};
 use crate::error::{AppError, AppResult};
 use crate::inputs::CallbackQuery;
 use crate::oidc::SocialClaims;
 use crate::redirect::with_query;
-use crate::store::{NewOauthState, UserRow};
+use crate::store::{NewOauthState, UserRow, new_request_id};
 
 /// A state lives 10 minutes.
 const STATE_TTL_SECS: u64 = 600;
+
+/// A started flow: the provider's authorization URL, and the value of the
+/// `oauth_state` cookie that binds the flow to the browser that started it.
+pub struct SocialStart {
+    pub url: Url,
+    pub binding: String,
+}
 
 /// Where a finished callback sends the browser, and the session it started (none for
 /// a link flow, which keeps the caller's session).
@@ -39,14 +46,18 @@ impl From<AppError> for CallbackFailure {
 
 impl AppState {
     /// Starts a social sign-in (or, with `link_to`, a link flow for that user): stores
-    /// the state server-side and returns the provider's authorization URL.
+    /// the state server-side with the hash of a fresh browser binding, and returns the
+    /// provider's authorization URL and the binding for the `oauth_state` cookie.
+    /// A credential operation: it draws from the client's rate-limit quota first.
     pub async fn social_start(
         &self,
         provider: &str,
         callback_url: Option<&str>,
         error_callback_url: Option<&str>,
         link_to: Option<&Principal>,
-    ) -> AppResult<Url> {
+        meta: &RequestMeta,
+    ) -> AppResult<SocialStart> {
+        self.inner.guard.rate_limit(meta.ip)?;
         let p = self
             .inner
             .providers
@@ -58,10 +69,12 @@ impl AppState {
             tracing::warn!(provider, error = format!("{e:#}"), "provider unavailable");
             AppError::provider_error("The sign-in provider is unavailable. Try again shortly.")
         })?;
+        let binding = new_token();
         self.inner
             .store
             .insert_oauth_state(NewOauthState {
                 state_hash: &token_hash(&start.state),
+                binding_hash: &token_hash(&binding),
                 provider,
                 pkce_verifier: &start.pkce_verifier,
                 nonce: &start.nonce,
@@ -71,15 +84,23 @@ impl AppState {
                 expires_at: Timestamp::now().plus_secs(STATE_TTL_SECS),
             })
             .await?;
-        Ok(start.url)
+        Ok(SocialStart {
+            url: start.url,
+            binding,
+        })
     }
 
     /// Finishes a social sign-in or link flow at `GET /auth/callback/{provider}`.
     #[tracing::instrument(skip_all, fields(provider))]
+    /// `binding` is the browser's `oauth_state` cookie: without the one this flow's
+    /// start set, nothing is consumed and the answer is `INVALID_STATE` (contract §6),
+    /// so a flow started in one browser cannot be finished in another (login CSRF,
+    /// link CSRF). OWASP ASVS 5.0 V10.1.2 (the client binds the flow to the user agent).
     pub async fn social_callback(
         &self,
         provider: &str,
         q: CallbackQuery,
+        binding: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<CallbackOutcome, CallbackFailure> {
         let p = self
@@ -87,17 +108,20 @@ impl AppState {
             .providers
             .get(provider)
             .ok_or_else(|| AppError::not_found("There is no such sign-in provider."))?;
+        let usable = |s: &&str| !s.is_empty() && s.len() <= MAX_TOKEN_LEN;
         let state = q
             .state
             .as_deref()
-            .filter(|s| !s.is_empty() && s.len() <= crate::domain::MAX_TOKEN_LEN)
+            .filter(usable)
             .ok_or_else(AppError::invalid_state)?;
-        // Single use, unexpired, and bound to this provider: a replayed, expired,
-        // tampered or other provider's state finds nothing.
+        let binding = binding.filter(usable).ok_or_else(AppError::invalid_state)?;
+        // Single use, unexpired, bound to this provider and to this browser: a
+        // replayed, expired, tampered, other provider's or other browser's state
+        // finds nothing.
         let st = self
             .inner
             .store
-            .consume_oauth_state(&token_hash(state), provider)
+            .consume_oauth_state(&token_hash(state), provider, &token_hash(binding))
             .await
             .map_err(AppError::from)?
             .ok_or_else(AppError::invalid_state)?;
@@ -215,20 +239,12 @@ impl AppState {
                 .map(Some);
         }
 
-        // 4. No account: a new user.
-        let name = claims
-            .name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .unwrap_or(email.local_part())
-            .chars()
-            .take(200)
-            .collect::<String>();
+        // 4. No account: a new user, named under the rules of contract §2.
+        let name = Name::from_claim(claims.name.as_deref(), email.local_part());
         let Some(uid) = store
             .insert_social_user(
                 email.as_str(),
-                &name,
+                name.as_str(),
                 claims.picture.as_deref(),
                 claims.email_verified,
             )
@@ -258,8 +274,13 @@ impl AppState {
             .reserve_email(&uid, "verify-email", super::HOURLY_EMAIL_CAP, None)
             .await?
         {
-            self.issue_verification(&user, None, &name, Some(callback))
-                .await?;
+            let request = super::SignupLink {
+                request: new_request_id(),
+                password_hash: None,
+                name: name.as_str().to_string(),
+                callback: Some(callback.clone()),
+            };
+            self.issue_verification(&user, &request).await?;
         }
         Err(AppError::email_not_verified())
     }

@@ -257,3 +257,82 @@ async fn sigterm_finishes_requests_in_flight() {
     .0;
     assert!(status.success(), "exits cleanly: {status:?}");
 }
+
+/// The process's `latch_password_verifications_total` (its own metrics: one process).
+async fn verifications(i: &Instance) -> u64 {
+    let text = i
+        .client
+        .get(format!("{}/metrics", i.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("latch_password_verifications_total "))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_sign_in_costs_one_hash_whatever_the_account_and_its_sign_ups() {
+    // Contract §4: before verification only the newest sign-up request's password is
+    // compared, so an account with five outstanding requests costs what an unknown
+    // email or a verified account costs (no timing oracle, no seeded slowness).
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let outbox = dir.path().join("outbox");
+    let a = start_instance(&db, &outbox, &[("LATCH_LOCKOUT_THRESHOLD", "100")]);
+    let sign_in = |email: &'static str, password: &'static str| {
+        let a = &a;
+        async move {
+            a.post(
+                "/auth/sign-in/email",
+                json!({"email": email, "password": password}),
+                None,
+            )
+            .await
+            .0
+        }
+    };
+    for i in 0..5 {
+        let (s, _) = a
+            .post(
+                "/auth/sign-up/email",
+                json!({"email": "many@example.com", "password": format!("{OTHER_PASSWORD} {i}"), "name": "Many"}),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    let (s, _) = a
+        .post(
+            "/auth/sign-up/email",
+            json!({"email": "done@example.com", "password": PASSWORD, "name": "Done"}),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let link = wait_outbox_link(&outbox, "done@example.com", "verify-email", 1).await;
+    a.client
+        .get(format!("{}{}", a.addr, path_of(&link)))
+        .send()
+        .await
+        .unwrap();
+
+    for (email, password, status) in [
+        ("nobody@example.com", PASSWORD, 401),
+        ("done@example.com", OTHER_PASSWORD, 401),
+        ("many@example.com", PASSWORD, 401),
+        ("many@example.com", "violet submarine orchestra 1987 0", 401),
+        ("many@example.com", "violet submarine orchestra 1987 4", 403),
+    ] {
+        let before = verifications(&a).await;
+        assert_eq!(sign_in(email, password).await, status, "{email} {password}");
+        assert_eq!(
+            verifications(&a).await - before,
+            1,
+            "{email} with {password}: one argon2 verification"
+        );
+    }
+}

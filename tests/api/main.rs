@@ -2,6 +2,8 @@
 //! exercised through REST and GraphQL. One test binary (zero2prod style).
 
 mod accounts;
+mod forwarded;
+mod headers;
 mod helpers;
 mod hostile;
 mod http;
@@ -12,3 +14,5 @@ mod sessions;
 mod sign_up;
 mod smtp;
 mod social;
+mod social_binding;
+mod unverified;

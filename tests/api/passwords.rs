@@ -208,6 +208,49 @@ async fn forget_password_uses_an_allowed_redirect_and_refuses_others() {
 }
 
 #[tokio::test]
+async fn a_token_already_in_redirect_to_is_replaced_never_repeated() {
+    // An attacker puts their own reset token into the victim's link: the mailed link
+    // must carry the victim's token only, through either door.
+    let app = spawn_app().await;
+    let victim = "two-tokens@example.com";
+    app.verified_user(victim).await;
+    let r = app
+        .post(
+            "/auth/forget-password",
+            json!({"email": victim, "redirectTo": "/reset-password?token=ATTACKER&lang=en"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let g = app
+        .gql(
+            "mutation($e: String!) { forgetPassword(input: {email: $e, redirectTo: \"/reset-password?token=ATTACKER\"}) { status } }",
+            json!({"e": victim}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        g.body["data"]["forgetPassword"]["status"], true,
+        "{}",
+        g.text
+    );
+    for n in [1, 2] {
+        let link = app.wait_link(victim, "reset-password", n).await;
+        let tokens: Vec<String> = url::Url::parse(&link)
+            .unwrap()
+            .query_pairs()
+            .filter(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        assert_eq!(tokens.len(), 1, "{link}");
+        assert_ne!(tokens[0], "ATTACKER", "{link}");
+        if n == 1 {
+            assert!(link.contains("lang=en"), "other parameters stay: {link}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn expired_and_overlong_reset_tokens_are_invalid() {
     let app = spawn_app().await;
     let email = "exp@example.com";

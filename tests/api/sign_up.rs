@@ -149,36 +149,6 @@ async fn each_weak_password_rule_is_reported_under_the_password_field() {
 }
 
 #[tokio::test]
-async fn unverified_accounts_follow_the_link_bound_password() {
-    let app = spawn_app().await;
-    let email = "twice@example.com";
-    app.sign_up(email, PASSWORD, "First").await;
-    app.sign_up(email, OTHER_PASSWORD, "Second").await;
-    let first = app.wait_link(email, "verify-email", 1).await;
-    let second = app.wait_link(email, "verify-email", 2).await;
-
-    // Before verification: either link's password is 403, anything else 401.
-    for pw in [PASSWORD, OTHER_PASSWORD] {
-        let r = app.sign_in(email, pw).await;
-        assert_eq!(r.status, 403, "{}", r.text);
-        assert_eq!(r.body["reason"], "EMAIL_NOT_VERIFIED");
-    }
-    let r = app.sign_in(email, "some other password 123").await;
-    assert_eq!(r.status, 401);
-    assert_eq!(r.body["reason"], "INVALID_CREDENTIALS");
-
-    // Following the second link applies its password and name and voids the first.
-    let v = app.get(&path_of(&second), None).await;
-    assert_eq!(v.status, 200, "{}", v.text);
-    assert_eq!(v.body["user"]["name"], "Second");
-    let r = app.get(&path_of(&first), None).await;
-    assert_eq!(r.status, 400);
-    assert_eq!(r.body["code"], "INVALID_TOKEN");
-    assert_eq!(app.sign_in(email, OTHER_PASSWORD).await.status, 200);
-    assert_eq!(app.sign_in(email, PASSWORD).await.status, 401);
-}
-
-#[tokio::test]
 async fn verify_email_with_callback_redirects_and_rejects_foreign_targets() {
     let app = spawn_app().await;
     let email = "cb@example.com";

@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// latch's public URL in these tests: the provider knows its callback URLs.
-const PUBLIC: &str = "http://127.0.0.1:18080";
+pub(crate) const PUBLIC: &str = "http://127.0.0.1:18080";
 const IDP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/idp");
 
-struct Idp {
-    issuer: String,
+pub(crate) struct Idp {
+    pub(crate) issuer: String,
     _child: Child,
 }
 
@@ -89,7 +89,7 @@ fn free_port() -> u16 {
 }
 
 /// One provider for the whole test binary.
-fn idp() -> &'static Idp {
+pub(crate) fn idp() -> &'static Idp {
     static IDP: OnceLock<Idp> = OnceLock::new();
     IDP.get_or_init(|| {
         let port = free_port();
@@ -100,7 +100,7 @@ fn idp() -> &'static Idp {
     })
 }
 
-fn oidc_vars(issuer: &str) -> Vec<(String, String)> {
+pub(crate) fn oidc_vars(issuer: &str) -> Vec<(String, String)> {
     let mut v = Vec::new();
     for name in ["TEST", "OTHER"] {
         v.push((format!("LATCH_OIDC_{name}_ISSUER"), issuer.to_string()));
@@ -113,7 +113,7 @@ fn oidc_vars(issuer: &str) -> Vec<(String, String)> {
     v
 }
 
-async fn social_app(extra: &[&str]) -> TestApp {
+pub(crate) async fn social_app(extra: &[&str]) -> TestApp {
     let issuer = idp().issuer.clone();
     let mut args = vec!["--public-url", PUBLIC];
     args.extend_from_slice(extra);
@@ -121,29 +121,37 @@ async fn social_app(extra: &[&str]) -> TestApp {
 }
 
 /// Who logs in at the provider.
-struct Login<'a> {
+pub(crate) struct Login<'a> {
     sub: &'a str,
     email: &'a str,
-    verified: &'a str,
-    deny: bool,
+    pub(crate) verified: &'a str,
+    pub(crate) deny: bool,
+    /// The `name` claim, and extra claims as a JSON object.
+    pub(crate) name: &'a str,
+    pub(crate) claims: Option<&'a str>,
 }
 
-fn login<'a>(sub: &'a str, email: &'a str, verified: bool) -> Login<'a> {
+pub(crate) fn login<'a>(sub: &'a str, email: &'a str, verified: bool) -> Login<'a> {
     Login {
         sub,
         email,
         verified: if verified { "true" } else { "false" },
         deny: false,
+        name: "Social User",
+        claims: None,
     }
 }
 
 /// Completes the provider's login page; returns the callback URL it redirects to.
-async fn drive(authorize_url: &str, who: &Login<'_>) -> String {
+pub(crate) async fn drive(authorize_url: &str, who: &Login<'_>) -> String {
     let mut cmd = Command::new("python3");
     cmd.arg(format!("{IDP_DIR}/drive_login.py"))
         .arg(authorize_url)
         .args(["--sub", who.sub, "--email", who.email])
-        .args(["--email-verified", who.verified, "--name", "Social User"]);
+        .args(["--email-verified", who.verified, "--name", who.name]);
+    if let Some(claims) = who.claims {
+        cmd.args(["--claims-json", claims]);
+    }
     if who.deny {
         cmd.arg("--deny");
     }
@@ -158,26 +166,66 @@ async fn drive(authorize_url: &str, who: &Login<'_>) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// Starts a flow over REST with `body`, logs in at the provider, returns the callback URL.
-async fn start_and_login(
+/// A finished login at the provider: the callback URL it sends the browser to, and the
+/// `oauth_state` cookie that the browser which started the flow holds.
+pub(crate) struct Cb {
+    pub(crate) url: String,
+    pub(crate) binding: String,
+}
+
+/// The `oauth_state` cookie a start set.
+pub(crate) fn binding_of(r: &Reply) -> String {
+    let c = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("oauth_state="))
+        .unwrap_or_else(|| panic!("no oauth_state cookie: {:?}", r.headers));
+    c["oauth_state=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Logs in at the provider from the authorization URL a start (`r`) answered.
+pub(crate) async fn login_from(r: &Reply, url: &str, who: &Login<'_>) -> Cb {
+    Cb {
+        url: drive(url, who).await,
+        binding: binding_of(r),
+    }
+}
+
+/// Starts a flow over REST with `body`, logs in at the provider.
+pub(crate) async fn start_and_login(
     app: &TestApp,
     path: &str,
     body: Value,
     token: Option<&str>,
     who: &Login<'_>,
-) -> String {
+) -> Cb {
     let r = app.post(path, body, token).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    drive(r.body["url"].as_str().unwrap(), who).await
+    login_from(&r, r.body["url"].as_str().unwrap(), who).await
 }
 
-/// Sends the callback to latch.
-async fn callback(app: &TestApp, url: &str) -> Reply {
-    app.get(&path_of(url), None).await
+/// Sends the callback to latch from the browser that started the flow.
+pub(crate) async fn callback(app: &TestApp, cb: &Cb) -> Reply {
+    callback_at(app, &path_of(&cb.url), Some(&cb.binding)).await
 }
 
-/// Starts a plain social sign-in with `test` and logs in: the callback URL.
-async fn login_callback(app: &TestApp, who: &Login<'_>) -> String {
+/// Sends a callback path with the given `oauth_state` cookie, or none.
+pub(crate) async fn callback_at(app: &TestApp, path: &str, binding: Option<&str>) -> Reply {
+    let mut req = app.client.get(app.url(path));
+    if let Some(b) = binding {
+        req = req.header("cookie", format!("oauth_state={b}"));
+    }
+    app.send(req).await
+}
+
+/// Starts a plain social sign-in with `test` and logs in.
+pub(crate) async fn login_callback(app: &TestApp, who: &Login<'_>) -> Cb {
     start_and_login(
         app,
         "/auth/sign-in/social",
@@ -188,7 +236,7 @@ async fn login_callback(app: &TestApp, who: &Login<'_>) -> String {
     .await
 }
 
-async fn sign_in_social(app: &TestApp, who: &Login<'_>) -> Reply {
+pub(crate) async fn sign_in_social(app: &TestApp, who: &Login<'_>) -> Reply {
     let cb = login_callback(app, who).await;
     callback(app, &cb).await
 }
@@ -264,7 +312,7 @@ async fn authorization_urls_use_pkce_state_and_nonce_through_both_doors() {
         .as_str()
         .unwrap()
         .to_string();
-    let cb = drive(&gurl, &login("sub-gql", "gql@example.com", true)).await;
+    let cb = login_from(&g, &gurl, &login("sub-gql", "gql@example.com", true)).await;
     let r = callback(&app, &cb).await;
     assert_eq!(r.status, 302, "{}", r.text);
     assert_eq!(
@@ -353,7 +401,8 @@ async fn an_existing_account_is_linked_only_on_a_verified_email_and_both_methods
             None,
         )
         .await;
-    let cb = drive(
+    let cb = login_from(
+        &r,
         r.body["url"].as_str().unwrap(),
         &login("sub-both", "both@example.com", false),
     )
@@ -467,7 +516,7 @@ async fn link_flows_link_to_the_session_user_through_both_doors() {
         .as_str()
         .unwrap()
         .to_string();
-    let cb = drive(&url, &login("sub-link", "x@example.com", true)).await;
+    let cb = login_from(&g, &url, &login("sub-link", "x@example.com", true)).await;
     assert_eq!(callback(&app, &cb).await.status, 302);
 
     // A subject linked to someone else is 409, or error=ACCOUNT_ALREADY_LINKED.
@@ -558,8 +607,11 @@ async fn denied_consent_is_a_provider_error() {
             None,
         )
         .await;
-    let cb = drive(r.body["url"].as_str().unwrap(), &who).await;
-    assert_eq!(query_param(&cb, "error").as_deref(), Some("access_denied"));
+    let cb = login_from(&r, r.body["url"].as_str().unwrap(), &who).await;
+    assert_eq!(
+        query_param(&cb.url, "error").as_deref(),
+        Some("access_denied")
+    );
     let r = callback(&app, &cb).await;
     assert_eq!(r.status, 302);
     assert_eq!(
@@ -586,20 +638,21 @@ async fn states_are_single_use_short_lived_bound_and_tamper_evident() {
 
     // Another provider's callback, then tampering: neither consumes the real state.
     let cb = login_callback(&app, &who).await;
-    let wrong = app
-        .get(
-            &path_of(&cb).replace("/callback/test", "/callback/other"),
-            None,
-        )
-        .await;
+    let b = Some(cb.binding.as_str());
+    let wrong = callback_at(
+        &app,
+        &path_of(&cb.url).replace("/callback/test", "/callback/other"),
+        b,
+    )
+    .await;
     assert_eq!(wrong.body["reason"], "INVALID_STATE");
-    let state = query_param(&cb, "state").unwrap();
-    let tampered = path_of(&cb).replace(&state, &format!("{state}x"));
+    let state = query_param(&cb.url, "state").unwrap();
+    let tampered = path_of(&cb.url).replace(&state, &format!("{state}x"));
     assert_eq!(
-        app.get(&tampered, None).await.body["reason"],
+        callback_at(&app, &tampered, b).await.body["reason"],
         "INVALID_STATE"
     );
-    let missing = app.get("/auth/callback/test?code=abc", None).await;
+    let missing = callback_at(&app, "/auth/callback/test?code=abc", b).await;
     assert_eq!(missing.body["reason"], "INVALID_STATE");
     assert_eq!(
         callback(&app, &cb).await.status,
@@ -616,20 +669,23 @@ async fn states_are_single_use_short_lived_bound_and_tamper_evident() {
 
     // An `iss` that is not the provider's.
     let cb = login_callback(&app, &who).await;
-    let iss = query_param(&cb, "iss").unwrap();
-    let forged = path_of(&cb).replace(
+    let iss = query_param(&cb.url, "iss").unwrap();
+    let forged = path_of(&cb.url).replace(
         &url::form_urlencoded::byte_serialize(iss.as_bytes()).collect::<String>(),
         "http%3A%2F%2Fevil.test",
     );
-    let r = app.get(&forged, None).await;
+    let r = callback_at(&app, &forged, Some(&cb.binding)).await;
     assert_eq!(r.body["reason"], "PROVIDER_ERROR", "{forged}");
 
     // A code that is not the provider's.
     let cb = login_callback(&app, &who).await;
-    let code = query_param(&cb, "code").unwrap();
-    let r = app
-        .get(&path_of(&cb).replace(&code, "forged-code"), None)
-        .await;
+    let code = query_param(&cb.url, "code").unwrap();
+    let r = callback_at(
+        &app,
+        &path_of(&cb.url).replace(&code, "forged-code"),
+        Some(&cb.binding),
+    )
+    .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body["reason"], "PROVIDER_ERROR");
 }
