@@ -86,6 +86,9 @@ pub struct Settings {
     /// Enables the Turnstile bot check.
     #[arg(long, env = "LATCH_TURNSTILE_SECRET")]
     pub turnstile_secret: Option<String>,
+    /// The public Turnstile site key, published by `sign-in-methods`.
+    #[arg(long, env = "LATCH_TURNSTILE_SITE_KEY")]
+    pub turnstile_site_key: Option<String>,
     /// Where Turnstile tokens are verified.
     #[arg(
         long,
@@ -193,6 +196,9 @@ pub struct OidcProvider {
     pub client_id: String,
     pub client_secret: Option<String>,
     pub scopes: Vec<String>,
+    /// What sign-in pages show (`sign-in-methods`); default: the name with its first
+    /// letter upper-cased.
+    pub display_name: String,
 }
 
 /// Argon2id cost parameters.
@@ -222,6 +228,7 @@ pub struct Config {
     pub smtp_url: Option<String>,
     pub mail_from: lettre::message::Mailbox,
     pub turnstile_secret: Option<String>,
+    pub turnstile_site_key: Option<String>,
     pub turnstile_verify_url: Url,
     pub turnstile_flows: Vec<String>,
     pub lockout_threshold: u32,
@@ -359,6 +366,7 @@ impl Settings {
             smtp_url: self.smtp_url.clone(),
             mail_from,
             turnstile_secret: self.turnstile_secret.clone().filter(|s| !s.is_empty()),
+            turnstile_site_key: self.turnstile_site_key.clone().filter(|s| !s.is_empty()),
             turnstile_verify_url: self.turnstile_verify_url.clone(),
             turnstile_flows,
             lockout_threshold: self.lockout_threshold,
@@ -393,7 +401,17 @@ fn base_url(u: &Url, var: &str) -> anyhow::Result<Url> {
     Ok(u)
 }
 
-/// Collects the `LATCH_OIDC_<NAME>_{ISSUER,CLIENT_ID,CLIENT_SECRET,SCOPES}` blocks.
+/// `github` → `Github`: the default display name of a provider.
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Collects the `LATCH_OIDC_<NAME>_{ISSUER,CLIENT_ID,CLIENT_SECRET,SCOPES,DISPLAY_NAME}`
+/// blocks.
 pub fn oidc_providers(
     vars: impl Iterator<Item = (String, String)>,
 ) -> anyhow::Result<Vec<OidcProvider>> {
@@ -402,12 +420,18 @@ pub fn oidc_providers(
         let Some(rest) = key.strip_prefix("LATCH_OIDC_") else {
             continue;
         };
-        let field = ["_CLIENT_SECRET", "_CLIENT_ID", "_ISSUER", "_SCOPES"]
-            .into_iter()
-            .find(|suffix| rest.ends_with(suffix));
+        let field = [
+            "_CLIENT_SECRET",
+            "_CLIENT_ID",
+            "_ISSUER",
+            "_SCOPES",
+            "_DISPLAY_NAME",
+        ]
+        .into_iter()
+        .find(|suffix| rest.ends_with(suffix));
         let Some(field) = field else {
             bail!(
-                "{key}: unknown OIDC setting (expected _ISSUER, _CLIENT_ID, _CLIENT_SECRET or _SCOPES)"
+                "{key}: unknown OIDC setting (expected _ISSUER, _CLIENT_ID, _CLIENT_SECRET, _SCOPES or _DISPLAY_NAME)"
             );
         };
         let name = rest[..rest.len() - field.len()].to_ascii_lowercase();
@@ -449,12 +473,17 @@ pub fn oidc_providers(
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect();
+            let display_name = match b.remove("_DISPLAY_NAME").map(|d| d.trim().to_string()) {
+                Some(d) if !d.is_empty() => d,
+                _ => capitalized(&name),
+            };
             Ok(OidcProvider {
+                client_secret: b.remove("_CLIENT_SECRET"),
                 name,
                 issuer,
                 client_id,
-                client_secret: b.remove("_CLIENT_SECRET"),
                 scopes,
+                display_name,
             })
         })
         .collect()
@@ -513,6 +542,15 @@ mod tests {
         assert_eq!(providers.len(), 1);
         assert_eq!(providers[0].name, "acme");
         assert_eq!(providers[0].scopes, ["openid", "email", "profile"]);
+        assert_eq!(providers[0].display_name, "Acme");
+        let named = [
+            ("LATCH_OIDC_ACME_ISSUER", "http://127.0.0.1:9000"),
+            ("LATCH_OIDC_ACME_CLIENT_ID", "latch"),
+            ("LATCH_OIDC_ACME_DISPLAY_NAME", "ACME Single Sign-On"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let providers = oidc_providers(named.into_iter()).unwrap();
+        assert_eq!(providers[0].display_name, "ACME Single Sign-On");
         let bad = [("LATCH_OIDC_ACME_CLIENT_ID".to_string(), "x".to_string())];
         assert!(oidc_providers(bad.into_iter()).is_err());
         let plain_http = [

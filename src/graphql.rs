@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use crate::error::AppError;
 use crate::inputs;
 use crate::model::{
-    LinkedAccount, Me, SessionInfo, SignInResult, SignUpResult, SocialUrl, StatusResult,
-    TwoFactorStatus, VerifyEmailResult,
+    LinkedAccount, Me, SessionInfo, SignInMethods, SignInResult, SignUpResult, SocialUrl,
+    StatusResult, TwoFactorStatus, VerifyEmailResult,
 };
 use crate::service::{AppState, Principal, RequestMeta, SignedIn};
 use crate::web::{
@@ -112,6 +112,11 @@ impl QueryRoot {
     async fn linked_accounts(&self, ctx: &Context<'_>) -> GqlResult<Vec<LinkedAccount>> {
         let p = principal(ctx).await?;
         state(ctx).linked_accounts(&p).await.map_err(gql)
+    }
+
+    /// The sign-in methods a page can offer; no session needed.
+    async fn sign_in_methods(&self, ctx: &Context<'_>) -> SignInMethods {
+        state(ctx).sign_in_methods()
     }
 
     /// Whether a second factor is enabled, and which.

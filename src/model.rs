@@ -208,3 +208,39 @@ pub struct SocialUrl {
     /// The provider's authorization URL.
     pub url: String,
 }
+
+/// `GET /auth/sign-in-methods`, query `signInMethods`: what a sign-in page can offer.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(serial)]
+pub struct SignInMethods {
+    /// Email and password: always.
+    pub password: bool,
+    /// Passkeys; false while they are off.
+    pub passkey: bool,
+    /// The configured social providers, sorted by id.
+    pub providers: Vec<SignInProvider>,
+    /// The bot check, or null when Turnstile is off.
+    pub turnstile: Option<TurnstileMethod>,
+}
+
+/// A configured social provider.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(serial)]
+pub struct SignInProvider {
+    /// The `:provider` path segment (`LATCH_OIDC_<NAME>` lower-cased).
+    pub id: String,
+    pub display_name: String,
+}
+
+/// How Turnstile guards the flows.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(serial)]
+pub struct TurnstileMethod {
+    /// `LATCH_TURNSTILE_SITE_KEY`, or null when unset.
+    pub site_key: Option<String>,
+    /// The flows that need a token (`LATCH_TURNSTILE_FLOWS`).
+    pub flows: Vec<String>,
+}

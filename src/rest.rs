@@ -13,8 +13,8 @@ use utoipa_axum::routes;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::inputs::{self, CallbackQuery, SocialQuery, TokenQuery, VerifyEmailQuery};
 use crate::model::{
-    Health, LinkedAccounts, Me, SessionInfo, SignInResult, SignUpResult, SocialUrl, StatusResult,
-    SuccessResult, TwoFactorStatus, VerifyEmailResult,
+    Health, LinkedAccounts, Me, SessionInfo, SignInMethods, SignInResult, SignUpResult, SocialUrl,
+    StatusResult, SuccessResult, TwoFactorStatus, VerifyEmailResult,
 };
 use crate::redirect::with_query;
 use crate::service::{AppState, Principal, RequestMeta};
@@ -50,6 +50,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(linked_accounts))
         .routes(routes!(unlink_provider))
         .routes(routes!(two_factor_status))
+        .routes(routes!(sign_in_methods))
         .routes(routes!(social_sign_in))
         .routes(routes!(social_sign_in_redirect))
         .routes(routes!(link_social))
@@ -359,6 +360,12 @@ async fn two_factor_status(
         Json(state.two_factor_status(&p).await?),
         &cookies,
     ))
+}
+
+#[utoipa::path(get, path = "/auth/sign-in-methods", tag = "auth",
+    responses((status = 200, description = "What a sign-in page can offer; no session needed", body = SignInMethods)))]
+async fn sign_in_methods(State(state): State<AppState>) -> Json<SignInMethods> {
+    Json(state.sign_in_methods())
 }
 
 #[utoipa::path(post, path = "/auth/sign-in/social", tag = "social",

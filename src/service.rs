@@ -19,8 +19,8 @@ use crate::guard::{Flow, Guard};
 use crate::inputs;
 use crate::mail::{self, Mailer};
 use crate::model::{
-    LinkedAccount, Me, Session, SessionInfo, SignInResult, SignUpResult, TwoFactorStatus, User,
-    VerifyEmailResult, Workspace,
+    LinkedAccount, Me, Session, SessionInfo, SignInMethods, SignInProvider, SignInResult,
+    SignUpResult, TurnstileMethod, TwoFactorStatus, User, VerifyEmailResult, Workspace,
 };
 use crate::oidc::Providers;
 use crate::password::{Hasher, Policy};
@@ -847,6 +847,30 @@ impl AppState {
             enabled: !methods.is_empty(),
             methods,
         })
+    }
+
+    /// The sign-in methods a page can offer (contract §4 `sign-in-methods`): no
+    /// session needed, nothing secret (the Turnstile secret never leaves latch).
+    pub fn sign_in_methods(&self) -> SignInMethods {
+        let cfg = &self.inner.cfg;
+        let mut providers: Vec<SignInProvider> = cfg
+            .oidc_providers
+            .iter()
+            .map(|p| SignInProvider {
+                id: p.name.clone(),
+                display_name: p.display_name.clone(),
+            })
+            .collect();
+        providers.sort_by(|a, b| a.id.cmp(&b.id));
+        SignInMethods {
+            password: true,
+            passkey: false,
+            providers,
+            turnstile: cfg.turnstile_secret.as_ref().map(|_| TurnstileMethod {
+                site_key: cfg.turnstile_site_key.clone(),
+                flows: cfg.turnstile_flows.clone(),
+            }),
+        }
     }
 
     /// Whether the database answers.

@@ -288,8 +288,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Parses JSON into `T`, with a 400 that says what is wrong.
+/// Parses a JSON body into `T`, with a 400 that says what is wrong. A body must be a
+/// JSON object (contract §2): serde would otherwise read an array as a struct's fields
+/// in order, so `["ada@example.com", "…"]` would be a sign-in attempt.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => AppError::bad_request("The request body must be a JSON object."),
+                Err(_) => AppError::bad_request("The request body is not valid JSON."),
+            },
+        );
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         let what = match e.classify() {
             serde_json::error::Category::Data => format!("Invalid request body: {e}."),

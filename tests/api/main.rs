@@ -15,4 +15,5 @@ mod sign_up;
 mod smtp;
 mod social;
 mod social_binding;
+mod tooling;
 mod unverified;
