@@ -1,13 +1,36 @@
 // A small client of latch's GraphQL API, served from its own origin. Every call goes
 // to latch with `credentials: 'include'`, so the session cookie latch sets travels.
 //
-// Settings come from the address bar: ?latch=http://127.0.0.1:8080&providers=google,github
+// The one setting comes from the address bar: ?latch=http://127.0.0.1:8080 (latch's base
+// URL). Everything else (the social providers, the Turnstile bot check) the page asks
+// latch with the `signInMethods` query.
+const DEFAULT_LATCH = 'http://127.0.0.1:8080';
 const params = new URLSearchParams(location.search);
-const LATCH = (params.get('latch') || 'http://127.0.0.1:8080').replace(/\/$/, '');
-const PROVIDERS = (params.get('providers') || '').split(',').map((p) => p.trim()).filter(Boolean);
-// This page's address without `error` (where latch sends the browser back).
+
+// `?latch=` decides where this page posts passwords and where its "API" link points, and
+// anyone can send a link with it. Only an absolute http: or https: URL without userinfo is
+// taken: a `javascript:` URL in the link would run on click, and anything unparsable is
+// no server at all. Otherwise the page falls back to the default and says so.
+function apiBase(raw) {
+  if (raw === null || raw.trim() === '') return { base: DEFAULT_LATCH, refused: false };
+  let url;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { base: DEFAULT_LATCH, refused: true };
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.username || url.password) {
+    return { base: DEFAULT_LATCH, refused: true };
+  }
+  // Query and fragment mean nothing for an API base; a path prefix (behind a proxy) is kept.
+  return { base: (url.origin + url.pathname).replace(/\/+$/, ''), refused: false };
+}
+const { base: LATCH, refused: LATCH_REFUSED } = apiBase(params.get('latch'));
+
+// This page's address as latch should send the browser back to it: without `error` and
+// anything else latch added, and with `latch` only when it was accepted.
 const keep = new URLSearchParams();
-for (const k of ['latch', 'providers']) if (params.get(k)) keep.set(k, params.get(k));
+if (params.get('latch') && !LATCH_REFUSED) keep.set('latch', LATCH);
 const HERE = location.origin + location.pathname + (keep.toString() ? `?${keep}` : '');
 
 const $ = (id) => document.getElementById(id);
@@ -21,6 +44,21 @@ class LatchError extends Error {
   }
 }
 
+// A fetch that fails outright (TypeError) is a network error or a CORS refusal: the browser
+// does not tell which. A `no-cors` request tells them apart: it succeeds (with an opaque
+// answer) whenever the server answers at all, whatever its CORS headers say.
+async function unreachableMessage() {
+  const fix = `latch's LATCH_ALLOWED_ORIGINS must include this page's origin, ${location.origin}`;
+  try {
+    await fetch(`${LATCH}/healthz`, { mode: 'no-cors', credentials: 'omit', cache: 'no-store' });
+  } catch {
+    return `latch at ${LATCH} did not answer this page. Check that latch runs at that address; `
+      + `if it does, the likely cause is the allowed origins: ${fix}.`;
+  }
+  return `latch at ${LATCH} answers, but the browser kept its answers from this page. `
+    + `The likely cause: ${fix} (then restart latch).`;
+}
+
 async function gql(query, variables = {}) {
   let res;
   try {
@@ -31,7 +69,7 @@ async function gql(query, variables = {}) {
       body: JSON.stringify({ query, variables }),
     });
   } catch {
-    throw new LatchError({ message: `latch (${LATCH}) cannot be reached from this page.` });
+    throw new LatchError({ code: 'NETWORK', message: await unreachableMessage() });
   }
   const body = await res.json().catch(() => null);
   if (!body) throw new LatchError({ message: 'latch answered with something unexpected.' });
@@ -43,29 +81,123 @@ async function gql(query, variables = {}) {
   return body.data;
 }
 
-function flash(text, kind = 'ok') {
-  const el = $('flash');
-  el.textContent = text;
-  el.className = kind;
-  el.hidden = !text;
+// Errors go to the alert region, everything else to the status region; a new message of
+// either kind replaces both, so the page never shows a stale one next to a fresh one.
+function clearMessages() {
+  $('error').textContent = '';
+  $('notice').textContent = '';
+}
+
+function flash(text) {
+  $('error').textContent = '';
+  $('notice').textContent = text;
+}
+
+function alertText(text) {
+  $('notice').textContent = '';
+  $('error').textContent = text;
+}
+
+// latch's headline message of a validation error already joins the field messages (so a
+// client that reads only `message` still says what to change): list each problem once.
+function errorLines(err) {
+  const message = err.message || 'Something went wrong.';
+  const details = [...new Set(err.fields ? Object.values(err.fields).flat() : [])];
+  if (details.length && details.every((d) => message.includes(d))) return details;
+  return [message, ...details.filter((d) => !message.includes(d))];
 }
 
 function showError(err) {
-  const details = err.fields ? Object.values(err.fields).flat() : [];
-  const lines = [err.message, ...details.filter((d) => d !== err.message)];
-  flash([...new Set(lines)].join('\n'), 'error');
+  alertText(errorLines(err).join('\n'));
 }
 
 function formData(form) {
   return Object.fromEntries(new FormData(form).entries());
 }
 
-const ME = `{ me { user { id name email } workspaces { id name role } activeWorkspaceId } linkedAccounts { provider accountId } }`;
+// What latch offers, from `signInMethods`; until it answers, password sign-in only.
+let methods = { password: true, passkey: false, providers: [], turnstile: null };
+
+function providerName(id) {
+  if (id === 'credential') return 'Password';
+  const p = methods.providers.find((x) => x.id === id);
+  return p ? p.displayName : id;
+}
+
+// --- Turnstile -------------------------------------------------------------------------
+// When latch says a flow is guarded, the form of that flow shows Cloudflare's widget
+// (explicit rendering) and its mutation carries the widget's token as `turnstileToken`.
+// The forgot-password button lives in the sign-in form, so it uses that form's widget.
+const CHECK_BOX = { 'sign-in': 'sign-in-check', 'forget-password': 'sign-in-check', 'sign-up': 'sign-up-check' };
+const widgets = new Map(); // box id -> Turnstile widget id
+let turnstileScript = null;
+
+function guarded(flow) {
+  return Boolean(methods.turnstile && (methods.turnstile.flows || []).includes(flow));
+}
+
+function loadTurnstile() {
+  turnstileScript ??= new Promise((resolve, reject) => {
+    window.onLatchTurnstileLoad = () => resolve(window.turnstile);
+    const s = document.createElement('script');
+    s.src = 'https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit&onload=onLatchTurnstileLoad';
+    s.async = true;
+    s.onerror = () => reject(new Error('Turnstile did not load'));
+    document.head.append(s);
+  });
+  return turnstileScript;
+}
+
+async function showBotChecks() {
+  const boxes = [...new Set(Object.keys(CHECK_BOX).filter(guarded).map((f) => CHECK_BOX[f]))];
+  if (!boxes.length) return;
+  for (const id of boxes) $(id).hidden = false;
+  const { siteKey } = methods.turnstile;
+  const note = (text) => { for (const id of boxes) if (!widgets.has(id)) $(id).textContent = text; };
+  if (!siteKey) {
+    note('latch asks for a bot check here but publishes no site key (LATCH_TURNSTILE_SITE_KEY is unset), so it will refuse this form.');
+    return;
+  }
+  let turnstile;
+  try {
+    turnstile = await loadTurnstile();
+  } catch {
+    note('The bot check (Cloudflare Turnstile) could not load, so latch will refuse this form. Check your connection or content blocker, then reload the page.');
+    return;
+  }
+  for (const id of boxes) {
+    if (widgets.has(id)) continue;
+    $(id).textContent = '';
+    // No hidden `cf-turnstile-response` input: the token goes into the mutation input only.
+    const widgetId = turnstile.render($(id), { sitekey: siteKey, 'response-field': false });
+    if (widgetId !== undefined && widgetId !== null) widgets.set(id, widgetId);
+  }
+}
+
+// Runs `send(input)` with the bot-check token added when `flow` is guarded. A token is
+// good for one verification, so the widget is reset after every attempt.
+async function withBotCheck(flow, input, send) {
+  if (!guarded(flow)) return send(input);
+  const widgetId = widgets.get(CHECK_BOX[flow]);
+  if (widgetId === undefined) {
+    throw new LatchError({ message: 'latch asks for a bot check here, but it is not available (see the note above the button).' });
+  }
+  const token = window.turnstile.getResponse(widgetId);
+  if (!token) throw new LatchError({ message: 'Complete the bot check above the button first, then try again.' });
+  try {
+    return await send({ ...input, turnstileToken: token });
+  } finally {
+    window.turnstile.reset(widgetId);
+  }
+}
+
+// --- Views -----------------------------------------------------------------------------
+const METHODS = '{ signInMethods { password passkey providers { id displayName } turnstile { siteKey flows } } }';
+const ME = '{ me { user { id name email } workspaces { id name role } activeWorkspaceId } linkedAccounts { provider accountId } }';
 
 async function refresh() {
   try {
-    const data = await gql(ME);
-    renderSignedIn(data);
+    renderSignedIn(await gql(ME));
   } catch (err) {
     if (err.code !== 'UNAUTHORIZED') showError(err);
     renderSignedOut();
@@ -75,17 +207,19 @@ async function refresh() {
 function renderSignedOut() {
   $('signed-in').hidden = true;
   $('signed-out').hidden = false;
-  const box = $('providers');
-  box.replaceChildren(...PROVIDERS.map((p) => {
+  for (const el of document.querySelectorAll('.password-only')) el.hidden = methods.password === false;
+  $('providers').replaceChildren(...methods.providers.map((p) => {
     const b = document.createElement('button');
     b.type = 'button';
-    b.textContent = `Sign in with ${p}`;
+    b.textContent = `Sign in with ${p.displayName}`;
+    // A top-level navigation: latch sets its `oauth_state` cookie as a first party.
     b.onclick = () => {
       const q = new URLSearchParams({ callbackURL: HERE, errorCallbackURL: HERE });
-      location.href = `${LATCH}/auth/sign-in/social/${encodeURIComponent(p)}?${q}`;
+      location.href = `${LATCH}/auth/sign-in/social/${encodeURIComponent(p.id)}?${q}`;
     };
     return b;
   }));
+  showBotChecks().catch(showError);
 }
 
 function renderSignedIn({ me, linkedAccounts }) {
@@ -104,7 +238,7 @@ function renderSignedIn({ me, linkedAccounts }) {
   }));
   $('accounts').replaceChildren(...linkedAccounts.map((a) => {
     const li = document.createElement('li');
-    li.textContent = a.provider === 'credential' ? 'Password ' : `${a.provider} `;
+    li.textContent = `${providerName(a.provider)} `;
     const b = document.createElement('button');
     b.type = 'button';
     b.className = 'small';
@@ -112,27 +246,33 @@ function renderSignedIn({ me, linkedAccounts }) {
     b.onclick = () => run(async () => {
       await gql('mutation($i: UnlinkProviderInput!) { unlinkProvider(input: $i) { status } }',
         { i: { provider: a.provider, accountId: a.accountId } });
-      flash(a.provider === 'credential' ? 'Password removed.' : `${a.provider} unlinked.`);
+      flash(a.provider === 'credential' ? 'Password removed.' : `${providerName(a.provider)} unlinked.`);
       await refresh();
     });
     li.append(b);
     return li;
   }));
   const linked = new Set(linkedAccounts.map((a) => a.provider));
-  $('link-providers').replaceChildren(...PROVIDERS.filter((p) => !linked.has(p)).map((p) => {
+  $('link-providers').replaceChildren(...methods.providers.filter((p) => !linked.has(p.id)).map((p) => {
     const b = document.createElement('button');
     b.type = 'button';
-    b.textContent = `Link ${p}`;
+    b.textContent = `Link ${p.displayName}`;
     b.onclick = () => run(async () => {
       const { linkSocial } = await gql('mutation($i: LinkSocialInput!) { linkSocial(input: $i) { url } }',
-        { i: { provider: p, callbackURL: HERE, errorCallbackURL: HERE } });
+        { i: { provider: p.id, callbackURL: HERE, errorCallbackURL: HERE } });
       location.href = linkSocial.url;
     });
     return b;
   }));
+  // An account signed up through a provider has no password (no `credential` entry): it
+  // cannot give a current password, so it is offered set-password instead.
+  const hasPassword = linked.has('credential');
+  $('change-password-card').hidden = !hasPassword;
+  $('set-password-card').hidden = hasPassword;
 }
 
 async function run(action) {
+  clearMessages();
   try {
     await action();
   } catch (err) {
@@ -140,11 +280,15 @@ async function run(action) {
   }
 }
 
+// --- Forms -----------------------------------------------------------------------------
 $('sign-in').onsubmit = (e) => {
   e.preventDefault();
+  const form = e.target;
   run(async () => {
-    await gql('mutation($i: SignInEmailInput!) { signInEmail(input: $i) { user { name } } }', { i: formData(e.target) });
-    e.target.reset();
+    const { email, password } = formData(form);
+    await withBotCheck('sign-in', { email, password }, (i) =>
+      gql('mutation($i: SignInEmailInput!) { signInEmail(input: $i) { user { name } } }', { i }));
+    form.reset();
     flash('Signed in.');
     await refresh();
   });
@@ -154,17 +298,19 @@ $('sign-in').onsubmit = (e) => {
 $('forgot').onclick = () => run(async () => {
   const email = $('sign-in').elements.email.value;
   if (!email) throw new LatchError({ message: 'Enter your email address first.' });
-  await gql('mutation($i: ForgetPasswordInput!) { forgetPassword(input: $i) { status } }',
-    { i: { email, redirectTo: `${LATCH}/reset-password` } });
+  await withBotCheck('forget-password', { email, redirectTo: `${LATCH}/reset-password` }, (i) =>
+    gql('mutation($i: ForgetPasswordInput!) { forgetPassword(input: $i) { status } }', { i }));
   flash('If an account exists for this address, a reset link is on its way (in development: the outbox folder).');
 });
 
 $('sign-up').onsubmit = (e) => {
   e.preventDefault();
+  const form = e.target;
   run(async () => {
-    const input = { ...formData(e.target), callbackURL: HERE };
-    await gql('mutation($i: SignUpEmailInput!) { signUpEmail(input: $i) { verificationSent } }', { i: input });
-    e.target.reset();
+    const { name, email, password } = formData(form);
+    await withBotCheck('sign-up', { name, email, password, callbackURL: HERE }, (i) =>
+      gql('mutation($i: SignUpEmailInput!) { signUpEmail(input: $i) { verificationSent } }', { i }));
+    form.reset();
     flash('Account created. Follow the link in the verification email to finish.');
     $('outbox-hint').hidden = false;
   });
@@ -172,10 +318,35 @@ $('sign-up').onsubmit = (e) => {
 
 $('change-password').onsubmit = (e) => {
   e.preventDefault();
+  const form = e.target;
   run(async () => {
-    await gql('mutation($i: ChangePasswordInput!) { changePassword(input: $i) { status } }', { i: formData(e.target) });
-    e.target.reset();
+    const { currentPassword, newPassword } = formData(form);
+    await gql('mutation($i: ChangePasswordInput!) { changePassword(input: $i) { status } }',
+      { i: { currentPassword, newPassword } });
+    form.reset();
     flash('Password changed. Your other sessions were signed out.');
+  });
+};
+
+// set-password is a step-up route: a session from a recent sign-in is the proof here (an
+// account without a password has none to give).
+$('set-password').onsubmit = (e) => {
+  e.preventDefault();
+  const form = e.target;
+  run(async () => {
+    const { newPassword } = formData(form);
+    try {
+      await gql('mutation($i: SetPasswordInput!) { setPassword(input: $i) { status } }', { i: { newPassword } });
+    } catch (err) {
+      if (err.reason === 'REAUTHENTICATION_REQUIRED') {
+        err.message = 'Setting a password needs a recent sign-in. Sign out, sign in again with your provider, and set the password right away.';
+      }
+      if (err.reason === 'PASSWORD_ALREADY_SET') await refresh();
+      throw err;
+    }
+    form.reset();
+    flash('Password set. You can now also sign in with your email address and this password.');
+    await refresh();
   });
 };
 
@@ -185,7 +356,44 @@ $('sign-out').onclick = () => run(async () => {
   renderSignedOut();
 });
 
+// --- Start -----------------------------------------------------------------------------
+// Where latch sends the browser back with `?error=`: social sign-in and link failures
+// (errorCallbackURL) and a bad verification link (callbackURL). The value comes from the
+// address bar, so only known codes get their sentence; it is never echoed.
+const RETURNED = {
+  PROVIDER_ERROR: 'Signing in with the provider did not finish: it was cancelled, or the provider could not confirm who you are. Try again, or use another way to sign in.',
+  INVALID_STATE: 'The sign-in expired, or it was started in another browser or tab, so it was stopped for your safety. Start it again from this page.',
+  EMAIL_NOT_VERIFIED: 'Your email address is not verified yet. Look for the verification email in your inbox (and spam folder) and follow its link; then you can sign in.',
+  ACCOUNT_NOT_LINKED: 'An account with this email address already exists, and the provider did not confirm that the address is yours, so the two were not connected. Sign in with your password, then link the provider under "Ways to sign in".',
+  ACCOUNT_ALREADY_LINKED: 'That provider account is already connected to another user, so it was not linked to yours.',
+  TWO_FACTOR_LOCKED: 'Too many wrong two-factor codes: signing in to this account is paused. Try again later.',
+  INVALID_TOKEN: 'This link is invalid, has expired or was already used. Sign in, or ask for a new email.',
+  USER_EXISTS: 'Another account already uses that email address.',
+  NOT_FOUND: 'That sign-in provider is not set up on this server.',
+  UNAUTHORIZED: 'Your session ended before the provider answered. Sign in and try again.',
+  RATE_LIMITED: 'Too many attempts from your network. Wait a moment, then try again.',
+  INTERNAL: 'latch ran into a problem finishing the sign-in. Try again in a moment.',
+  UNAVAILABLE: 'latch is not able to finish the sign-in right now. Try again in a moment.',
+};
+
 $('latch-link').href = LATCH;
+$('latch-link').textContent = LATCH;
+if (LATCH_REFUSED) {
+  $('api-notice').textContent = `The address named an API server that is not an http(s) URL; it was ignored, and this page talks to ${LATCH} instead.`;
+}
+
 const returned = params.get('error');
-if (returned) flash(`Sign-in did not complete (${returned}).`, 'error');
-refresh();
+if (returned) {
+  alertText(Object.hasOwn(RETURNED, returned) ? RETURNED[returned] : 'Sign-in did not complete. Try again, or use another way to sign in.');
+  if (returned === 'EMAIL_NOT_VERIFIED') $('outbox-hint').hidden = false;
+  history.replaceState(null, '', HERE); // a reload does not show it again
+}
+
+(async () => {
+  const [found, me] = await Promise.allSettled([gql(METHODS), gql(ME)]);
+  if (found.status === 'fulfilled') methods = found.value.signInMethods;
+  if (me.status === 'fulfilled') renderSignedIn(me.value);
+  else renderSignedOut();
+  const failed = [found, me].find((r) => r.status === 'rejected' && r.reason.code !== 'UNAUTHORIZED');
+  if (failed) showError(failed.reason);
+})();
