@@ -145,6 +145,18 @@ pub struct Settings {
     /// Seconds a request waits for a database connection before failing.
     #[arg(long, env = "LATCH_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub db_acquire_timeout_secs: u64,
+    /// Seconds a connection may take to send a complete request head.
+    #[arg(long, env = "LATCH_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Seconds a request may take to arrive whole and be answered.
+    #[arg(long, env = "LATCH_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, env = "LATCH_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout_secs: u64,
+    /// Open connections at most; past it new ones wait in the listen backlog.
+    #[arg(long, env = "LATCH_MAX_CONNECTIONS", default_value_t = 10000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
     /// Seconds between purges of expired sessions, tokens and social sign-in states.
     #[arg(long, env = "LATCH_PURGE_INTERVAL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub purge_interval_secs: u64,
@@ -245,6 +257,10 @@ pub struct Config {
     pub db_max_connections: Option<u32>,
     pub db_acquire_timeout_secs: u64,
     pub purge_interval_secs: u64,
+    pub header_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub max_connections: usize,
 }
 
 const TURNSTILE_FLOWS: &[&str] = &[
@@ -383,6 +399,10 @@ impl Settings {
             db_max_connections: self.db_max_connections,
             db_acquire_timeout_secs: self.db_acquire_timeout_secs,
             purge_interval_secs: self.purge_interval_secs,
+            header_timeout_secs: self.header_timeout_secs,
+            request_timeout_secs: self.request_timeout_secs,
+            idle_timeout_secs: self.idle_timeout_secs,
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
         })
     }
 }

@@ -238,6 +238,26 @@ impl AppError {
         e
     }
     /// 500: the cause is logged, the client sees nothing of it.
+    /// 408: the request's body did not arrive in time (the client is the slow side).
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            "The request did not arrive in time.",
+        )
+    }
+
+    /// 503: latch (its database, its hashing) could not answer in time.
+    pub fn unavailable(retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            "The service is busy or its database does not answer. Try again shortly.",
+        );
+        e.retry_after = Some(retry_after_secs);
+        e
+    }
+
     pub fn internal(source: anyhow::Error) -> Self {
         let mut e = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -274,8 +294,17 @@ impl From<anyhow::Error> for AppError {
 }
 
 impl From<sqlx::Error> for AppError {
+    /// A database that does not answer (no connection within the pool's wait, a closed
+    /// pool, a broken connection) is 503 `UNAVAILABLE` (contract §3); anything else is
+    /// a bug or a broken schema: 500.
     fn from(e: sqlx::Error) -> Self {
-        AppError::internal(anyhow::Error::new(e).context("database"))
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                AppError::unavailable(1)
+            }
+            e => AppError::internal(anyhow::Error::new(e).context("database")),
+        }
     }
 }
 

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::Request;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -74,15 +73,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!("listening on {}", self.local_addr());
         let housekeeping = spawn_housekeeping(self.state.clone());
-        axum::serve(
-            self.listener,
-            axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(
-                self.router,
-            ),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+        let limits = crate::server::ConnectionLimits::from_config(self.state.config());
+        crate::server::serve(self.listener, self.router, limits, shutdown_signal()).await;
         for task in housekeeping {
             task.abort();
         }

@@ -15,6 +15,13 @@ pub mod names {
     pub const SIGN_UPS: &str = "latch_sign_ups_total";
     pub const SIGN_INS: &str = "latch_sign_ins_total";
     pub const LOCKOUTS: &str = "latch_lockouts_total";
+    /// Open HTTP connections (gauge).
+    pub const OPEN_CONNECTIONS: &str = "latch_open_connections";
+    /// Connections latch closed, by `reason`: `header_timeout`, `idle_timeout`,
+    /// `request_timeout`.
+    pub const CONNECTIONS_CLOSED: &str = "latch_connections_closed_total";
+    /// Failed accepts (out of file descriptors, say), each retried.
+    pub const ACCEPT_ERRORS: &str = "latch_accept_errors_total";
     /// argon2id verifications (dummy ones included): the hashing work sign-ins cost.
     pub const PASSWORD_VERIFICATIONS: &str = "latch_password_verifications_total";
     pub const EMAILS: &str = "latch_emails_total";

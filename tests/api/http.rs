@@ -87,10 +87,11 @@ async fn healthz_is_503_when_the_database_does_not_answer() {
     let r = app.get("/healthz", None).await;
     assert_eq!(r.status, 503);
     assert_eq!(r.body, json!({"status": "unavailable"}));
-    // Other routes answer 500 INTERNAL without detail.
+    // Other routes answer 503 UNAVAILABLE (contract §3) without detail.
     let r = app.sign_in("a@example.com", PASSWORD).await;
-    assert_eq!(r.status, 500);
-    assert_eq!(r.body["code"], "INTERNAL");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.body["code"], "UNAVAILABLE");
+    assert!(r.header("retry-after").is_some());
     assert!(!r.text.to_lowercase().contains("pool"), "{}", r.text);
 }
 

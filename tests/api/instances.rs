@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// A `latch` process of the binary under test.
-struct Instance {
+pub(crate) struct Instance {
     child: Child,
-    addr: String,
-    client: reqwest::Client,
-    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub(crate) addr: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Instance {
@@ -25,10 +25,35 @@ impl Drop for Instance {
     }
 }
 
-fn start_instance(db_url: &str, outbox: &std::path::Path, extra_env: &[(&str, &str)]) -> Instance {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latch"));
-    cmd.arg("serve")
-        .env("DATABASE_URL", db_url)
+pub(crate) fn start_instance(
+    db_url: &str,
+    outbox: &std::path::Path,
+    extra_env: &[(&str, &str)],
+) -> Instance {
+    start_instance_limited(db_url, outbox, extra_env, None)
+}
+
+/// A `latch` process; with `nofile`, under that limit of open files (`ulimit -n`).
+pub(crate) fn start_instance_limited(
+    db_url: &str,
+    outbox: &std::path::Path,
+    extra_env: &[(&str, &str)],
+    nofile: Option<u32>,
+) -> Instance {
+    let bin = env!("CARGO_BIN_EXE_latch");
+    let mut cmd = match nofile {
+        Some(n) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" serve"), bin]);
+            c
+        }
+        None => {
+            let mut c = Command::new(bin);
+            c.arg("serve");
+            c
+        }
+    };
+    cmd.env("DATABASE_URL", db_url)
         .env("LATCH_BIND", "127.0.0.1:0")
         .env("LATCH_MAIL_OUTBOX", outbox)
         .env("LATCH_LOG_FORMAT", "json")
@@ -78,6 +103,18 @@ fn start_instance(db_url: &str, outbox: &std::path::Path, extra_env: &[(&str, &s
 }
 
 impl Instance {
+    /// The process's `/metrics` text.
+    pub(crate) async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.addr))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     async fn post(&self, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
         let mut req = self.client.post(format!("{}{path}", self.addr)).json(&body);
         if let Some(t) = token {

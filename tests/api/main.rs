@@ -2,6 +2,7 @@
 //! exercised through REST and GraphQL. One test binary (zero2prod style).
 
 mod accounts;
+mod connections;
 mod forwarded;
 mod headers;
 mod helpers;
