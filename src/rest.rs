@@ -20,7 +20,7 @@ use crate::redirect::with_query;
 use crate::service::{AppState, Principal, RequestMeta};
 use crate::web::{
     Json, JsonBody, NoFields, OAUTH_STATE_COOKIE, PresentedToken, append_cookies, clear_cookie,
-    clear_oauth_state_cookie, cookie_value, oauth_state_cookie, session_cookie,
+    clear_oauth_state_cookie, oauth_state_cookie, session_cookie, sole_cookie_value,
 };
 
 #[derive(OpenApi)]
@@ -487,7 +487,7 @@ async fn social_callback(
             return with_cookies(e, &cookies);
         }
     };
-    let binding = cookie_value(&headers, OAUTH_STATE_COOKIE);
+    let binding = sole_cookie_value(&headers, OAUTH_STATE_COOKIE);
     match state.social_callback(&provider, q, binding, &meta).await {
         Ok(outcome) => {
             cookies.extend(

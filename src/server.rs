@@ -9,8 +9,11 @@
 //!   until the answer's body ends) or *idle* (between requests). A head not complete
 //!   within `LATCH_HEADER_TIMEOUT_SECS` and an idle spell longer than
 //!   `LATCH_IDLE_TIMEOUT_SECS` close the connection without an answer; a request whose
-//!   answer could not even be written within `LATCH_REQUEST_TIMEOUT_SECS` (and a grace
-//!   second) is closed too. This is the split Go's `ReadHeaderTimeout`/`IdleTimeout` make.
+//!   answer is not flushed to the socket within `LATCH_REQUEST_TIMEOUT_SECS` (and a
+//!   grace second: a client that does not read its answer) is closed too. This is the
+//!   split Go's `ReadHeaderTimeout`/`IdleTimeout` make. One case is bounded more
+//!   loosely: the start of a next request that arrived together with the previous one
+//!   (pipelined) sits in hyper's buffer, out of sight, so it is timed as idle time.
 //! - Within a request, [`deadline`] answers 408 or 503 at `LATCH_REQUEST_TIMEOUT_SECS`.
 //!
 //! OWASP ASVS 5.0 V13.1 (resource limits): no client holds a connection, a worker or a
@@ -34,7 +37,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::envelope::Envelope;
 use crate::telemetry::names;
 
-pub use deadline::Deadline;
+pub use deadline::{Deadline, Detached};
 use phase::{Expired, PhaseIo, Phases};
 
 /// The connection rules.
@@ -71,6 +74,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let detached = Detached::default();
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -97,9 +101,10 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let mut stop = stop_rx.clone();
+        let detached = detached.clone();
         tokio::spawn(async move {
             metrics::gauge!(names::OPEN_CONNECTIONS).increment(1.0);
-            serve_connection(stream, peer, app, limits, &mut stop).await;
+            serve_connection(stream, peer, app, limits, detached, &mut stop).await;
             metrics::gauge!(names::OPEN_CONNECTIONS).decrement(1.0);
             drop(permit);
         });
@@ -109,6 +114,8 @@ pub async fn serve(
     // Every connection holds a slot until it is closed.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let _ = slots.acquire_many(all).await;
+    // Handlers that outlived their deadline finish too (a sign-up exists whole).
+    detached.drained().await;
 }
 
 async fn serve_connection(
@@ -116,6 +123,7 @@ async fn serve_connection(
     peer: SocketAddr,
     app: Envelope<Router>,
     limits: ConnectionLimits,
+    detached: Detached,
     stop: &mut watch::Receiver<bool>,
 ) {
     let phases = Phases::new(
@@ -129,6 +137,7 @@ async fn serve_connection(
         peer,
         phases: phases.clone(),
         request_timeout: limits.request_timeout,
+        detached,
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     // latch's own phases time heads; hyper's timer would count idle time as head time.
@@ -150,6 +159,10 @@ async fn serve_connection(
             }
             () = tokio::time::sleep_until(wake.into()) => {
                 if let Some(why) = phases.expired() {
+                    if why == Expired::Request && phases.was_timeout_answered() {
+                        // Counted when the 408 or 503 was answered.
+                        return;
+                    }
                     let reason = match why {
                         Expired::Head => "header_timeout",
                         Expired::Idle => "idle_timeout",
@@ -179,6 +192,7 @@ struct ConnectionService {
     peer: SocketAddr,
     phases: Phases,
     request_timeout: Duration,
+    detached: Detached,
 }
 
 impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for ConnectionService {
@@ -190,6 +204,10 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
         self.phases.request_started();
         let mut req = req.map(axum::body::Body::new);
         req.extensions_mut().insert(ConnectInfo(self.peer));
-        Deadline::new(self.request_timeout).run(self.app.clone(), req, self.phases.clone())
+        Deadline::new(self.request_timeout, self.detached.clone()).run(
+            self.app.clone(),
+            req,
+            self.phases.clone(),
+        )
     }
 }

@@ -91,6 +91,24 @@ fn oauth_state_cookie_with_age(cfg: &Config, value: &str, max_age: i64) -> Strin
     c
 }
 
+/// The value of cookie `name` when the request carries exactly one such cookie: a
+/// second one (planted by a sibling subdomain, or over plain http, with a more
+/// specific path so it comes first) makes the value untrustworthy.
+pub fn sole_cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut values = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v);
+    match (values.next(), values.next()) {
+        (Some(v), None) if !v.is_empty() => Some(v),
+        _ => None,
+    }
+}
+
 /// The first non-empty value of cookie `name` in the request's `Cookie` headers.
 pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -414,6 +432,19 @@ mod tests {
             client_ip(&c, Some(far), &xff("1.2.3.4")),
             Some("198.51.100.1".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn a_second_binding_cookie_voids_both() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "oauth_state=mine; a=b".parse().unwrap());
+        assert_eq!(sole_cookie_value(&h, "oauth_state"), Some("mine"));
+        h.append(header::COOKIE, "oauth_state=planted".parse().unwrap());
+        assert_eq!(sole_cookie_value(&h, "oauth_state"), None);
+        let empty: HeaderMap = [(header::COOKIE, "oauth_state=".parse().unwrap())]
+            .into_iter()
+            .collect();
+        assert_eq!(sole_cookie_value(&empty, "oauth_state"), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! checking it against every validation rule cost about 70% of a GraphQL `session`
 //! query's instructions. The cache keeps the parsed document of a query text, and the
 //! result strict validation gave it for an operation name with no variables:
-//! validation (the complexity and depth limits included) is a pure function of schema,
+//! validation is a pure function of schema,
 //! document, variables and operation name, so a later request with the same text, the
 //! same operation name and no variables reuses that result instead of validating again.
 //! Anything else is validated in full.

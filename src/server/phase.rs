@@ -32,8 +32,13 @@ struct Inner {
     phase: AtomicU8,
     /// When the phase began, in nanoseconds since `origin`.
     since: AtomicU64,
-    /// Wakes the watchdog when a deadline moves earlier (idle → reading a head).
+    /// Wakes the watchdog on every change of phase (a deadline may move earlier).
     notify: Notify,
+    /// The answer's body ended; the connection turns idle once it is flushed to the
+    /// socket (a client that does not read its answer stays in the request phase).
+    flush_pending: AtomicBool,
+    /// A timeout answer (408, 503) was given: the close that follows is counted there.
+    timeout_answered: AtomicBool,
     head: Duration,
     idle: Duration,
     request: Duration,
@@ -47,6 +52,8 @@ impl Phases {
             phase: AtomicU8::new(HEAD),
             since: AtomicU64::new(0),
             notify: Notify::new(),
+            flush_pending: AtomicBool::new(false),
+            timeout_answered: AtomicBool::new(false),
             head,
             idle,
             request,
@@ -58,18 +65,41 @@ impl Phases {
         let now = u64::try_from(i.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
         i.since.store(now, Ordering::Relaxed);
         i.phase.store(phase, Ordering::Relaxed);
+        i.notify.notify_one();
     }
 
     /// Bytes arrived: an idle connection starts reading its next head.
     fn bytes_read(&self) {
         if self.0.phase.load(Ordering::Relaxed) == IDLE {
             self.set(HEAD);
-            self.0.notify.notify_one();
         }
+    }
+
+    /// The answer's body ended; idle once flushed.
+    fn body_sent(&self) {
+        self.0.flush_pending.store(true, Ordering::Relaxed);
+    }
+
+    /// A flush completed: an answer whose body ended is now with the client.
+    fn flushed(&self) {
+        if self.0.flush_pending.swap(false, Ordering::Relaxed) {
+            self.request_finished();
+        }
+    }
+
+    /// A 408 or 503 was answered (and counted) for the request under way.
+    pub fn timeout_answered(&self) {
+        self.0.timeout_answered.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the connection's timeout was already answered and counted.
+    pub fn was_timeout_answered(&self) -> bool {
+        self.0.timeout_answered.load(Ordering::Relaxed)
     }
 
     /// A complete head: the request runs.
     pub fn request_started(&self) {
+        self.0.flush_pending.store(false, Ordering::Relaxed);
         self.set(REQUEST);
     }
 
@@ -145,7 +175,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for PhaseIo<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let res = Pin::new(&mut self.inner).poll_flush(cx);
+        if matches!(res, Poll::Ready(Ok(()))) {
+            self.phases.flushed();
+        }
+        res
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -165,7 +199,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for PhaseIo<T> {
     }
 }
 
-/// An answer's body that marks the connection idle when it ends (or is dropped).
+/// An answer's body that tells the connection when it ends (or is dropped): the
+/// connection turns idle once that end is flushed.
 pub struct EndBody {
     inner: Body,
     phases: Phases,
@@ -184,7 +219,7 @@ impl EndBody {
     fn end(&mut self) {
         if !self.ended {
             self.ended = true;
-            self.phases.request_finished();
+            self.phases.body_sent();
         }
     }
 }
@@ -219,22 +254,41 @@ impl http_body::Body for EndBody {
     }
 }
 
-/// A request body that records when it has been read to its end.
+/// A request body that records whether the handler waits for it and when it has
+/// been read to its end.
 pub struct TrackedBody {
     inner: Body,
-    done: Arc<AtomicBool>,
+    state: Arc<BodyState>,
+}
+
+/// What a [`TrackedBody`] records.
+#[derive(Default)]
+pub struct BodyState {
+    polled: AtomicBool,
+    done: AtomicBool,
+}
+
+impl BodyState {
+    /// The handler is waiting for a body that has not arrived whole: the client is the
+    /// slow side.
+    pub fn client_is_late(&self) -> bool {
+        self.polled.load(Ordering::Relaxed) && !self.done.load(Ordering::Relaxed)
+    }
 }
 
 impl TrackedBody {
-    /// The body, and the flag that turns true once it is complete.
-    pub fn new(inner: Body) -> (TrackedBody, Arc<AtomicBool>) {
-        let done = Arc::new(AtomicBool::new(http_body::Body::is_end_stream(&inner)));
+    /// The body, and what it records.
+    pub fn new(inner: Body) -> (TrackedBody, Arc<BodyState>) {
+        let state = Arc::new(BodyState::default());
+        state
+            .done
+            .store(http_body::Body::is_end_stream(&inner), Ordering::Relaxed);
         (
             TrackedBody {
                 inner,
-                done: done.clone(),
+                state: state.clone(),
             },
-            done,
+            state,
         )
     }
 }
@@ -247,9 +301,10 @@ impl http_body::Body for TrackedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        self.state.polled.store(true, Ordering::Relaxed);
         let res = Pin::new(&mut self.inner).poll_frame(cx);
         if matches!(res, Poll::Ready(None)) || self.inner.is_end_stream() {
-            self.done.store(true, Ordering::Relaxed);
+            self.state.done.store(true, Ordering::Relaxed);
         }
         res
     }
@@ -278,7 +333,12 @@ mod tests {
         assert!(p.expired().is_none());
         p.request_started();
         assert!(p.deadline() >= start + Duration::from_secs(20));
-        p.request_finished();
+        p.body_sent();
+        assert!(
+            p.deadline() < start + Duration::from_secs(32),
+            "not idle before the flush"
+        );
+        p.flushed();
         let idle = p.deadline();
         assert!(idle >= start + Duration::from_secs(49));
         // The first byte of the next request: the head limit again, from now.

@@ -189,7 +189,7 @@ impl AppState {
     }
 
     /// The decision order of contract §6 once the ID token is verified.
-    async fn decide(
+    pub(super) async fn decide(
         &self,
         provider: &str,
         claims: &SocialClaims,
@@ -287,7 +287,7 @@ impl AppState {
 
     /// Step 3: link `user` (same email) when the provider asserts the email, verifying
     /// an unverified account and dropping what whoever signed it up had set.
-    async fn link_existing(
+    pub(super) async fn link_existing(
         &self,
         provider: &str,
         claims: &SocialClaims,
@@ -312,7 +312,7 @@ impl AppState {
         self.start_session(user, true, meta).await
     }
 
-    async fn load_user(&self, id: &str) -> AppResult<UserRow> {
+    pub(super) async fn load_user(&self, id: &str) -> AppResult<UserRow> {
         Ok(self
             .inner
             .store

@@ -230,10 +230,6 @@ async fn past_the_connection_cap_a_client_waits_until_one_closes() {
         sent.starts_with("HTTP/1.1 200"),
         "served once one closed: {sent}"
     );
-    drop(a);
-    drop(c);
-    let m = i.metrics().await;
-    assert!(metric(&m, "latch_open_connections ") <= 2.0, "{m}");
 }
 
 #[tokio::test]

@@ -112,6 +112,36 @@ async fn deep_or_costly_queries_over_latchs_types_are_refused_before_running() {
     assert_eq!(ok.body["data"]["signInMethods"]["password"], true);
 }
 
+#[tokio::test]
+async fn introspection_that_multiplies_itself_is_refused_before_running() {
+    // Fragments that spread ten `fields` each, three levels deep: a billion-field
+    // answer in a few hundred bytes, counted by neither limit above.
+    let app = spawn_app().await;
+    let mut q = String::from("{ __type(name: \"User\") { ...A } }");
+    for (name, next) in [("A", Some("B")), ("B", Some("C")), ("C", None)] {
+        let inner = next.map_or("name".to_string(), |n| format!("type {{ ...{n} }}"));
+        let aliases: String = (0..10)
+            .map(|i| format!("f{i}: fields {{ {inner} }} "))
+            .collect();
+        q.push_str(&format!(" fragment {name} on __Type {{ {aliases} }}"));
+    }
+    refused(
+        &app.gql(&q, json!({}), None).await,
+        "Introspection query is too deep or too large.",
+    );
+    // Over GET too (no Origin check there).
+    let r = app
+        .get(
+            &format!(
+                "/graphql?query={}",
+                url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+            ),
+            None,
+        )
+        .await;
+    refused(&r, "Introspection query is too deep or too large.");
+}
+
 /// Every route that takes a JSON body.
 const BODY_ROUTES: &[&str] = &[
     "/auth/sign-up/email",

@@ -1,0 +1,69 @@
+//! The ways a user signs in: the password and linked providers; second factors.
+
+use super::*;
+
+impl AppState {
+    /// Every way the user can sign in: `credential` when a password is set, then each
+    /// linked provider identity.
+    pub async fn linked_accounts(&self, p: &Principal) -> AppResult<Vec<LinkedAccount>> {
+        let mut out = Vec::new();
+        if p.user.has_password {
+            out.push(LinkedAccount {
+                provider: "credential".into(),
+                account_id: p.user.id.clone(),
+                created_at: p.user.created_at,
+            });
+        }
+        for l in self.inner.store.linked_accounts(&p.user.id).await? {
+            out.push(LinkedAccount {
+                provider: l.provider,
+                account_id: l.subject,
+                created_at: l.created_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes a way to sign in, never the last one.
+    #[tracing::instrument(skip_all)]
+    pub async fn unlink_provider(
+        &self,
+        p: &Principal,
+        input: inputs::UnlinkProvider,
+    ) -> AppResult<()> {
+        let accounts = self.linked_accounts(p).await?;
+        let matches = |a: &&LinkedAccount| {
+            a.provider == input.provider
+                && input
+                    .account_id
+                    .as_deref()
+                    .is_none_or(|id| id == a.account_id)
+        };
+        let removed = accounts.iter().filter(matches).count();
+        if removed == 0 {
+            return Err(AppError::not_found(
+                "This sign-in method is not linked to your account.",
+            ));
+        }
+        if removed == accounts.len() {
+            return Err(AppError::last_login_method());
+        }
+        let store = &self.inner.store;
+        if input.provider == "credential" {
+            store.set_password(&p.user.id, None).await?;
+        } else {
+            store
+                .unlink(&p.user.id, &input.provider, input.account_id.as_deref())
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn two_factor_status(&self, p: &Principal) -> AppResult<TwoFactorStatus> {
+        let methods = self.inner.store.two_factor_methods(&p.user.id).await?;
+        Ok(TwoFactorStatus {
+            enabled: !methods.is_empty(),
+            methods,
+        })
+    }
+}

@@ -1,0 +1,231 @@
+//! The service layer: every account and session operation, called by both the REST
+//! handlers and the GraphQL resolvers, so the two doors share checks, side effects and
+//! error codes. Nothing here knows about HTTP or GraphQL.
+
+mod accounts;
+mod linked;
+mod passwords;
+mod sessions;
+mod social;
+
+pub use social::{CallbackFailure, CallbackOutcome};
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use url::Url;
+
+use crate::config::Config;
+use crate::domain::{Email, MAX_TOKEN_LEN, Name, Password, Timestamp, new_token, token_hash};
+use crate::error::{AppError, AppResult};
+use crate::guard::{Flow, Guard};
+use crate::inputs;
+use crate::mail::{self, Mailer};
+use crate::model::{
+    LinkedAccount, Me, Session, SessionInfo, SignInMethods, SignInProvider, SignInResult,
+    SignUpResult, TurnstileMethod, TwoFactorStatus, User, VerifyEmailResult, Workspace,
+};
+use crate::oidc::Providers;
+use crate::password::{Hasher, Policy};
+use crate::redirect::{parse_optional, with_query};
+use crate::store::{
+    NewSession, NewSignupLink, NewToken, Purpose, SessionRow, Store, UserRow, new_request_id,
+};
+use crate::telemetry::names;
+
+/// Verification links live 24 h; reset links 1 h (contract §4).
+const VERIFY_TTL_SECS: u64 = 24 * 3600;
+const RESET_TTL_SECS: u64 = 3600;
+/// No account receives more than this many emails an hour, whatever the flow.
+const HOURLY_EMAIL_CAP: i64 = 10;
+/// At most one verification email a minute per account.
+const RESEND_COOLDOWN_SECS: i64 = 60;
+/// A `rememberMe: false` session lives at most one day.
+const SHORT_SESSION_SECS: u64 = 86_400;
+
+/// Everything the operations need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: Config,
+    store: Store,
+    hasher: Hasher,
+    policy: Policy,
+    mailer: Mailer,
+    guard: Guard,
+    providers: Providers,
+}
+
+/// Facts about the HTTP request that operations record or check.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+    /// The `X-Turnstile-Token` header.
+    pub turnstile_token: Option<String>,
+}
+
+/// The caller's session, resolved from a cookie or bearer token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: UserRow,
+    pub session: SessionRow,
+    /// Set when this request extended the session: the cookie should be re-issued with
+    /// this Max-Age (seconds), or as a browser-session cookie when `None` inside.
+    pub extended: Option<Option<i64>>,
+}
+
+/// A session just created, with its secret token (shown once, then only its hash exists).
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: UserRow,
+    pub session: SessionRow,
+    pub token: String,
+    /// Max-Age of the cookie in seconds; `None` for a browser-session cookie.
+    pub cookie_max_age: Option<i64>,
+}
+
+impl SignedIn {
+    pub fn to_result(&self) -> SignInResult {
+        SignInResult {
+            user: User::from(&self.user),
+            session: Session::from(&self.session),
+            token: self.token.clone(),
+        }
+    }
+
+    pub fn to_verify_result(&self) -> VerifyEmailResult {
+        VerifyEmailResult {
+            user: User::from(&self.user),
+            session: Session::from(&self.session),
+        }
+    }
+}
+
+/// A sign-up request about to get a verification link.
+pub(crate) struct SignupLink {
+    request: String,
+    password_hash: Option<String>,
+    name: String,
+    callback: Option<Url>,
+}
+
+/// Outcome of following a verification link.
+pub struct Verified {
+    pub signed_in: SignedIn,
+    /// Where to send the browser, when the request named a `callbackURL`.
+    pub redirect: Option<Url>,
+}
+
+impl AppState {
+    pub fn new(
+        cfg: Config,
+        store: Store,
+        hasher: Hasher,
+        mailer: Mailer,
+        guard: Guard,
+        providers: Providers,
+    ) -> AppState {
+        let policy = Policy::from_config(&cfg);
+        AppState {
+            inner: Arc::new(Inner {
+                cfg,
+                store,
+                hasher,
+                policy,
+                mailer,
+                guard,
+                providers,
+            }),
+        }
+    }
+
+    pub fn guard(&self) -> &Guard {
+        &self.inner.guard
+    }
+
+    /// The gate of every credential operation, before anything else it does: one draw
+    /// from the client's rate-limit quota, then the bot check when enabled for `flow`
+    /// (token from the `X-Turnstile-Token` header, else the body's `turnstileToken`).
+    async fn gate(
+        &self,
+        flow: Flow,
+        meta: &RequestMeta,
+        body_token: Option<&str>,
+    ) -> AppResult<()> {
+        let guard = &self.inner.guard;
+        guard.rate_limit(meta.ip)?;
+        let token = meta.turnstile_token.as_deref().or(body_token);
+        guard.bot_check(flow, token, meta.ip).await
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.cfg
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Checks an optional redirect target against the allowlist (contract §4).
+    pub fn redirect(&self, raw: Option<&str>) -> AppResult<Option<Url>> {
+        let cfg = &self.inner.cfg;
+        parse_optional(raw, &cfg.app_url, &cfg.allowed_origins)
+    }
+
+    /// The sign-in methods a page can offer (contract §4 `sign-in-methods`): no
+    /// session needed, nothing secret (the Turnstile secret never leaves latch).
+    pub fn sign_in_methods(&self) -> SignInMethods {
+        let cfg = &self.inner.cfg;
+        let mut providers: Vec<SignInProvider> = cfg
+            .oidc_providers
+            .iter()
+            .map(|p| SignInProvider {
+                id: p.name.clone(),
+                display_name: p.display_name.clone(),
+            })
+            .collect();
+        providers.sort_by(|a, b| a.id.cmp(&b.id));
+        SignInMethods {
+            password: true,
+            passkey: false,
+            providers,
+            turnstile: cfg.turnstile_secret.as_ref().map(|_| TurnstileMethod {
+                site_key: cfg.turnstile_site_key.clone(),
+                flows: cfg.turnstile_flows.clone(),
+            }),
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn healthy(&self) -> bool {
+        self.inner.store.ping().await
+    }
+}
+
+/// Combines several 422 errors into one body; any other error wins as is.
+fn merge_validation<'a>(errors: impl IntoIterator<Item = Option<&'a AppError>>) -> AppResult<()> {
+    let mut fields = crate::error::FieldErrors::new();
+    for e in errors.into_iter().flatten() {
+        match &e.fields {
+            Some(f) if e.code == "VALIDATION_ERROR" => {
+                for (k, v) in f {
+                    fields
+                        .entry(k.clone())
+                        .or_default()
+                        .extend(v.iter().cloned());
+                }
+            }
+            _ => return Err(AppError::bad_request(e.message.clone())),
+        }
+    }
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::validation(fields))
+    }
+}

@@ -1,0 +1,230 @@
+//! Sign-in with lockout, sessions, `me`.
+
+use super::*;
+
+impl AppState {
+    /// Email and password sign-in with lockout (contract §4, §6).
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_in(
+        &self,
+        input: inputs::SignInEmail,
+        meta: &RequestMeta,
+    ) -> AppResult<SignedIn> {
+        let result = self.sign_in_checked(input, meta).await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(e) => e.reason.unwrap_or(e.code),
+        };
+        metrics::counter!(names::SIGN_INS, "outcome" => outcome.to_ascii_lowercase()).increment(1);
+        result
+    }
+
+    pub(super) async fn sign_in_checked(
+        &self,
+        input: inputs::SignInEmail,
+        meta: &RequestMeta,
+    ) -> AppResult<SignedIn> {
+        self.gate(Flow::SignIn, meta, input.turnstile_token.as_deref())
+            .await?;
+        let email = Email::parse(&input.email, "email")?;
+        let password = Password::new(&input.password);
+        let cfg = &self.inner.cfg;
+        let store = &self.inner.store;
+        let hasher = &self.inner.hasher;
+        self.check_lock(&email).await?;
+
+        let user = store.user_by_email(email.as_str()).await?;
+        let ok = match &user {
+            Some(u) if u.email_verified => match store.password_hash(&u.id).await? {
+                Some(h) => hasher.verify(&password, &h).await?,
+                None => hasher.verify_dummy(&password).await?,
+            },
+            Some(u) => {
+                // Unverified: only the newest outstanding sign-up request's password
+                // is compared (one hash, as for any account); it is "not verified
+                // yet", neither a failure nor a success for lockout.
+                match store.newest_outstanding_signup_hash(&u.id).await? {
+                    Some(h) => {
+                        if hasher.verify(&password, &h).await? {
+                            return Err(AppError::email_not_verified());
+                        }
+                    }
+                    None => {
+                        hasher.verify_dummy(&password).await?;
+                    }
+                }
+                false
+            }
+            None => hasher.verify_dummy(&password).await?,
+        };
+        match user {
+            Some(u) if ok => {
+                store.clear_failures(email.as_str()).await?;
+                self.start_session(u, input.remember_me.unwrap_or(true), meta)
+                    .await
+            }
+            _ => Err(self.count_failure(&email, cfg).await?),
+        }
+    }
+
+    /// 423 while the email is locked.
+    pub(super) async fn check_lock(&self, email: &Email) -> AppResult<()> {
+        if let Some(until) = self.inner.store.locked_until(email.as_str()).await? {
+            let secs = (until.millis() - Timestamp::now().millis() + 999) / 1000;
+            return Err(AppError::account_locked(u64::try_from(secs).unwrap_or(1)));
+        }
+        Ok(())
+    }
+
+    /// Counts a failure and returns the error to answer: 401 up to and including the
+    /// failure that reaches the threshold, 423 for any that concurrency let past it.
+    pub(super) async fn count_failure(&self, email: &Email, cfg: &Config) -> AppResult<AppError> {
+        let count = self
+            .inner
+            .store
+            .record_failure(
+                email.as_str(),
+                cfg.lockout_window_secs,
+                cfg.lockout_threshold,
+                cfg.lockout_secs,
+            )
+            .await?;
+        if count.failures == i64::from(cfg.lockout_threshold) {
+            metrics::counter!(names::LOCKOUTS).increment(1);
+        }
+        if count.failures > i64::from(cfg.lockout_threshold) {
+            return Ok(AppError::account_locked(cfg.lockout_secs));
+        }
+        Ok(AppError::invalid_credentials())
+    }
+
+    /// Creates a session for a verified user.
+    pub(super) async fn start_session(
+        &self,
+        user: UserRow,
+        remember: bool,
+        meta: &RequestMeta,
+    ) -> AppResult<SignedIn> {
+        let cfg = &self.inner.cfg;
+        let (ttl, max_age) = session_lifetimes(cfg, remember);
+        let now = Timestamp::now();
+        let token = new_token();
+        let ip = meta.ip.map(|ip| ip.to_string());
+        let session = self
+            .inner
+            .store
+            .insert_session(NewSession {
+                token_hash: &token_hash(&token),
+                user_id: &user.id,
+                expires_at: now.plus_secs(ttl.min(max_age)),
+                max_expires_at: now.plus_secs(max_age),
+                persistent: remember,
+                ip_address: ip.as_deref(),
+                user_agent: meta.user_agent.as_deref(),
+            })
+            .await?;
+        let cookie_max_age = remember.then(|| remaining_secs(&session));
+        Ok(SignedIn {
+            user,
+            session,
+            token,
+            cookie_max_age,
+        })
+    }
+
+    /// Resolves a session token (cookie or bearer), extending the session when it is due.
+    pub async fn authenticate(&self, token: Option<&str>) -> AppResult<Principal> {
+        let token = token.ok_or_else(AppError::unauthorized)?;
+        if token.starts_with("ak_") {
+            return Err(AppError::api_key_not_allowed());
+        }
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(AppError::unauthorized());
+        }
+        let (mut session, user) = self
+            .inner
+            .store
+            .session_by_token(&token_hash(token))
+            .await?
+            .ok_or_else(AppError::unauthorized)?;
+        let cfg = &self.inner.cfg;
+        let now = Timestamp::now();
+        let mut extended = None;
+        let since_refresh = (now.millis() - session.refreshed_at.millis()) / 1000;
+        if since_refresh >= i64::try_from(cfg.session_refresh_secs).unwrap_or(i64::MAX) {
+            let (ttl, _) = session_lifetimes(cfg, session.persistent);
+            let new_expiry = now.plus_secs(ttl).min(session.max_expires_at);
+            if new_expiry > session.expires_at {
+                self.inner
+                    .store
+                    .extend_session(&session.id, new_expiry)
+                    .await?;
+                session.expires_at = new_expiry;
+                session.refreshed_at = now;
+                extended = Some(session.persistent.then(|| remaining_secs(&session)));
+            }
+        }
+        Ok(Principal {
+            user,
+            session,
+            extended,
+        })
+    }
+
+    /// Deletes the session behind the token, if any. Idempotent.
+    pub async fn logout(&self, token: Option<&str>) -> AppResult<()> {
+        if let Some(t) = token.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN) {
+            self.inner
+                .store
+                .delete_session_by_token(&token_hash(t))
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub fn session_info(&self, p: Principal) -> SessionInfo {
+        SessionInfo {
+            session: Session::from(p.session),
+            user: User::from(p.user),
+        }
+    }
+
+    /// The user with their workspaces.
+    pub async fn me(&self, p: &Principal) -> AppResult<Me> {
+        let workspaces = self
+            .inner
+            .store
+            .memberships(&p.user.id)
+            .await?
+            .into_iter()
+            .map(|m| Workspace {
+                id: m.workspace_id,
+                name: m.name,
+                slug: m.slug,
+                role: m.role,
+            })
+            .collect();
+        Ok(Me {
+            user: User::from(&p.user),
+            workspaces,
+            active_workspace_id: p.user.personal_workspace_id.clone(),
+        })
+    }
+}
+
+/// (sliding ttl, absolute max age) in seconds for a new or extended session.
+pub(super) fn session_lifetimes(cfg: &Config, remember: bool) -> (u64, u64) {
+    if remember {
+        (cfg.session_ttl_secs, cfg.session_max_age_secs)
+    } else {
+        (
+            cfg.session_ttl_secs.min(SHORT_SESSION_SECS),
+            cfg.session_max_age_secs.min(SHORT_SESSION_SECS),
+        )
+    }
+}
+
+pub(super) fn remaining_secs(s: &SessionRow) -> i64 {
+    // Rounded up: a session created with a 100 s lifetime says Max-Age=100.
+    ((s.expires_at.millis() - Timestamp::now().millis() + 999) / 1000).max(0)
+}

@@ -1,0 +1,65 @@
+//! The only way to the database: the pool, lent for one statement or transaction.
+//!
+//! Taking a [`PoolUse`] and dropping it (after the statement's or the transaction's
+//! end: hold it in a local for transactions) both move the store's write generation,
+//! so no session check remembered before a write is trusted after it (see
+//! `sqlite_read`). The raw pool is a private field of [`Pool`], so no other module can
+//! reach the database without moving the generation: the compiler enforces what the
+//! session memo relies on.
+
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+
+use super::generation::Generation;
+
+/// The connection pool and the write generation it moves.
+#[derive(Clone)]
+pub struct Pool {
+    raw: AnyPool,
+    generation: Arc<Generation>,
+}
+
+/// The pool, lent for one statement or transaction.
+pub struct PoolUse<'a> {
+    pool: &'a AnyPool,
+    generation: &'a Generation,
+}
+
+impl Pool {
+    pub fn new(raw: AnyPool, generation: Arc<Generation>) -> Pool {
+        Pool { raw, generation }
+    }
+
+    /// Lends the pool; the generation moves now and again when the loan ends.
+    pub fn lend(&self) -> PoolUse<'_> {
+        self.generation.bump();
+        PoolUse {
+            pool: &self.raw,
+            generation: &self.generation,
+        }
+    }
+
+    /// The write generation (read by the session memo; moved only by loans).
+    pub fn generation(&self) -> &Generation {
+        &self.generation
+    }
+
+    /// Closes the pool: every later query fails.
+    pub async fn close(&self) {
+        self.raw.close().await;
+    }
+}
+
+impl std::ops::Deref for PoolUse<'_> {
+    type Target = AnyPool;
+    fn deref(&self) -> &AnyPool {
+        self.pool
+    }
+}
+
+impl Drop for PoolUse<'_> {
+    fn drop(&mut self) {
+        self.generation.bump();
+    }
+}
