@@ -324,7 +324,7 @@ mod tests {
             "ä@b.com",
         ] {
             let err = Email::parse(bad, "email").unwrap_err();
-            assert_eq!(err.code, "VALIDATION_ERROR", "{bad:?}");
+            assert_eq!(err.kind(), crate::error::Kind::Validation, "{bad:?}");
         }
         let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(186));
         assert_eq!(long.len(), 255);

@@ -1,9 +1,11 @@
-//! One error type for both doors (contract §3).
+//! One error type for both doors (docs/api.md §3).
 //!
-//! Every failure the service layer can report is an [`AppError`]. REST renders it as
-//! `{code, reason, message, fields}` with the contract's status; GraphQL renders the same
-//! values in `errors[].extensions`. This file is the only place where codes and statuses
-//! are decided.
+//! Every failure is an [`AppError`]: a [`Kind`] and a message a person can act on.
+//! The kind alone decides the status, the code and the reason, in [`Kind::status`] and
+//! [`Kind::code_and_reason`]; REST renders `{code, reason, message, fields}` with that
+//! status ([`IntoResponse`]) and GraphQL the same values in `errors[].extensions`
+//! ([`AppError::into_graphql`], [`graphql_extensions`]), including GraphQL's own parse
+//! and validation errors.
 
 use std::collections::BTreeMap;
 
@@ -14,16 +16,146 @@ use serde::Serialize;
 /// Field name → messages, keyed by the request's own field names.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
-/// A failure with its contract code, reason and message.
+/// What went wrong, as clients tell it apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    BadRequest,
+    InvalidState,
+    ProviderError,
+    InvalidToken,
+    Unauthorized,
+    InvalidCredentials,
+    ApiKeyNotAllowed,
+    BotCheckFailed,
+    EmailNotVerified,
+    InvalidOrigin,
+    InvalidRedirect,
+    LastLoginMethod,
+    AccountNotLinked,
+    NotFound,
+    MethodNotAllowed,
+    UserExists,
+    PasswordAlreadySet,
+    AccountAlreadyLinked,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Validation,
+    AccountLocked,
+    RateLimited,
+    RequestTimeout,
+    Unavailable,
+    Internal,
+}
+
+impl Kind {
+    /// Every kind, for tests that check each one.
+    pub const ALL: [Kind; 26] = [
+        Kind::BadRequest,
+        Kind::InvalidState,
+        Kind::ProviderError,
+        Kind::InvalidToken,
+        Kind::Unauthorized,
+        Kind::InvalidCredentials,
+        Kind::ApiKeyNotAllowed,
+        Kind::BotCheckFailed,
+        Kind::EmailNotVerified,
+        Kind::InvalidOrigin,
+        Kind::InvalidRedirect,
+        Kind::LastLoginMethod,
+        Kind::AccountNotLinked,
+        Kind::NotFound,
+        Kind::MethodNotAllowed,
+        Kind::UserExists,
+        Kind::PasswordAlreadySet,
+        Kind::AccountAlreadyLinked,
+        Kind::PayloadTooLarge,
+        Kind::UnsupportedMediaType,
+        Kind::Validation,
+        Kind::AccountLocked,
+        Kind::RateLimited,
+        Kind::RequestTimeout,
+        Kind::Unavailable,
+        Kind::Internal,
+    ];
+
+    /// The HTTP status (the REST status, and `extensions.status` in GraphQL).
+    pub fn status(self) -> StatusCode {
+        match self {
+            Kind::BadRequest | Kind::InvalidState | Kind::ProviderError | Kind::InvalidToken => {
+                StatusCode::BAD_REQUEST
+            }
+            Kind::Unauthorized | Kind::InvalidCredentials | Kind::ApiKeyNotAllowed => {
+                StatusCode::UNAUTHORIZED
+            }
+            Kind::BotCheckFailed
+            | Kind::EmailNotVerified
+            | Kind::InvalidOrigin
+            | Kind::InvalidRedirect
+            | Kind::LastLoginMethod
+            | Kind::AccountNotLinked => StatusCode::FORBIDDEN,
+            Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Kind::UserExists | Kind::PasswordAlreadySet | Kind::AccountAlreadyLinked => {
+                StatusCode::CONFLICT
+            }
+            Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Kind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
+            Kind::AccountLocked => StatusCode::LOCKED,
+            Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Kind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `code`, and the `reason` (null where the table names none).
+    pub fn code_and_reason(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Kind::BadRequest => ("BAD_REQUEST", None),
+            Kind::InvalidState => ("BAD_REQUEST", Some("INVALID_STATE")),
+            Kind::ProviderError => ("BAD_REQUEST", Some("PROVIDER_ERROR")),
+            Kind::InvalidToken => ("INVALID_TOKEN", None),
+            Kind::Unauthorized => ("UNAUTHORIZED", None),
+            Kind::InvalidCredentials => ("UNAUTHORIZED", Some("INVALID_CREDENTIALS")),
+            Kind::ApiKeyNotAllowed => ("UNAUTHORIZED", Some("API_KEY_NOT_ALLOWED")),
+            Kind::BotCheckFailed => ("FORBIDDEN", Some("BOT_CHECK_FAILED")),
+            Kind::EmailNotVerified => ("FORBIDDEN", Some("EMAIL_NOT_VERIFIED")),
+            Kind::InvalidOrigin => ("FORBIDDEN", Some("INVALID_ORIGIN")),
+            Kind::InvalidRedirect => ("FORBIDDEN", Some("INVALID_REDIRECT")),
+            Kind::LastLoginMethod => ("FORBIDDEN", Some("LAST_LOGIN_METHOD")),
+            Kind::AccountNotLinked => ("FORBIDDEN", Some("ACCOUNT_NOT_LINKED")),
+            Kind::NotFound => ("NOT_FOUND", None),
+            Kind::MethodNotAllowed => ("METHOD_NOT_ALLOWED", None),
+            Kind::UserExists => ("USER_EXISTS", None),
+            Kind::PasswordAlreadySet => ("CONFLICT", Some("PASSWORD_ALREADY_SET")),
+            Kind::AccountAlreadyLinked => ("CONFLICT", Some("ACCOUNT_ALREADY_LINKED")),
+            Kind::PayloadTooLarge => ("PAYLOAD_TOO_LARGE", None),
+            Kind::UnsupportedMediaType => ("UNSUPPORTED_MEDIA_TYPE", None),
+            Kind::Validation => ("VALIDATION_ERROR", None),
+            Kind::AccountLocked => ("ACCOUNT_LOCKED", None),
+            Kind::RateLimited => ("RATE_LIMITED", None),
+            Kind::RequestTimeout => ("REQUEST_TIMEOUT", None),
+            Kind::Unavailable => ("UNAVAILABLE", None),
+            Kind::Internal => ("INTERNAL", None),
+        }
+    }
+
+    /// What a browser-redirect flow puts in `?error=`: the reason, else the code.
+    pub fn redirect_code(self) -> &'static str {
+        let (code, reason) = self.code_and_reason();
+        reason.unwrap_or(code)
+    }
+}
+
+/// A failure: its kind, a message a person can act on, and what goes with it.
 #[derive(Debug)]
 pub struct AppError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub reason: Option<&'static str>,
-    pub message: String,
-    pub fields: Option<FieldErrors>,
-    /// Seconds for the `Retry-After` header (423, 429).
-    pub retry_after: Option<u64>,
+    kind: Kind,
+    message: String,
+    fields: Option<FieldErrors>,
+    /// Seconds for the `Retry-After` header (423, 429, 503).
+    retry_after: Option<u64>,
     /// The cause of an internal error: logged, never rendered.
     source: Option<anyhow::Error>,
 }
@@ -32,11 +164,10 @@ pub struct AppError {
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
         AppError {
-            status,
-            code,
-            reason: None,
+            kind,
             message: message.into(),
             fields: None,
             retry_after: None,
@@ -44,156 +175,137 @@ impl AppError {
         }
     }
 
-    fn with_reason(mut self, reason: &'static str) -> Self {
-        self.reason = Some(reason);
+    fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
         self
     }
 
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    pub fn fields(&self) -> Option<&FieldErrors> {
+        self.fields.as_ref()
+    }
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+        Self::new(Kind::BadRequest, message)
     }
     pub fn invalid_token() -> Self {
         Self::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_TOKEN",
+            Kind::InvalidToken,
             "This link is invalid or has expired. Request a new one.",
         )
     }
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "You are not signed in.",
-        )
+        Self::new(Kind::Unauthorized, "You are not signed in.")
     }
     pub fn invalid_credentials() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
+            Kind::InvalidCredentials,
             "The email or password is incorrect.",
         )
-        .with_reason("INVALID_CREDENTIALS")
     }
     pub fn wrong_current_password() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
+            Kind::InvalidCredentials,
             "The current password is incorrect.",
         )
-        .with_reason("INVALID_CREDENTIALS")
     }
     pub fn api_key_not_allowed() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
+            Kind::ApiKeyNotAllowed,
             "API keys cannot be used for account and session operations.",
         )
-        .with_reason("API_KEY_NOT_ALLOWED")
     }
     pub fn email_not_verified() -> Self {
         Self::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
+            Kind::EmailNotVerified,
             "Verify your email address first: follow the link we emailed you.",
         )
-        .with_reason("EMAIL_NOT_VERIFIED")
     }
     pub fn invalid_redirect() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "The redirect URL is not allowed.",
-        )
-        .with_reason("INVALID_REDIRECT")
+        Self::new(Kind::InvalidRedirect, "The redirect URL is not allowed.")
     }
     pub fn invalid_origin() -> Self {
         Self::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
+            Kind::InvalidOrigin,
             "Requests from this origin are not allowed.",
         )
-        .with_reason("INVALID_ORIGIN")
     }
     pub fn bot_check_failed() -> Self {
         Self::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
+            Kind::BotCheckFailed,
             "The bot check failed. Reload the page and try again.",
         )
-        .with_reason("BOT_CHECK_FAILED")
     }
     pub fn last_login_method() -> Self {
         Self::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
+            Kind::LastLoginMethod,
             "This is your only way to sign in; add another one before removing it.",
         )
-        .with_reason("LAST_LOGIN_METHOD")
     }
     pub fn invalid_state() -> Self {
         Self::new(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            Kind::InvalidState,
             "This sign-in attempt is invalid or has expired. Start again.",
         )
-        .with_reason("INVALID_STATE")
     }
     pub fn provider_error(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message).with_reason("PROVIDER_ERROR")
+        Self::new(Kind::ProviderError, message)
     }
     pub fn account_already_linked() -> Self {
         Self::new(
-            StatusCode::CONFLICT,
-            "CONFLICT",
+            Kind::AccountAlreadyLinked,
             "This account at the provider is already linked to another user.",
         )
-        .with_reason("ACCOUNT_ALREADY_LINKED")
     }
     pub fn account_not_linked() -> Self {
         Self::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
+            Kind::AccountNotLinked,
             "An account with this email exists, but the provider did not confirm the email. \
              Sign in with your password, then link the provider from your account.",
         )
-        .with_reason("ACCOUNT_NOT_LINKED")
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+        Self::new(Kind::NotFound, message)
     }
     pub fn method_not_allowed() -> Self {
         Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
+            Kind::MethodNotAllowed,
             "This method is not allowed on this route.",
         )
     }
+    /// GraphQL over HTTP: a mutation sent with GET.
+    pub fn mutation_over_get() -> Self {
+        Self::new(Kind::MethodNotAllowed, "Mutations must be sent with POST.")
+    }
     pub fn user_exists() -> Self {
         Self::new(
-            StatusCode::CONFLICT,
-            "USER_EXISTS",
+            Kind::UserExists,
             "An account with this email already exists. Sign in or reset your password.",
         )
     }
     pub fn password_already_set() -> Self {
         Self::new(
-            StatusCode::CONFLICT,
-            "CONFLICT",
+            Kind::PasswordAlreadySet,
             "This account already has a password; use change password instead.",
         )
-        .with_reason("PASSWORD_ALREADY_SET")
     }
     pub fn payload_too_large() -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
+            Kind::PayloadTooLarge,
             "The request body is larger than 64 KiB.",
         )
     }
     pub fn unsupported_media_type() -> Self {
         Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            Kind::UnsupportedMediaType,
             "Send the body as JSON with Content-Type: application/json.",
         )
     }
@@ -207,11 +319,7 @@ impl AppError {
             .cloned()
             .collect::<Vec<_>>()
             .join(" ");
-        let mut e = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_ERROR",
-            message,
-        );
+        let mut e = Self::new(Kind::Validation, message);
         e.fields = Some(fields);
         e
     }
@@ -220,59 +328,44 @@ impl AppError {
         Self::validation(BTreeMap::from([(field.to_string(), vec![message.into()])]))
     }
     pub fn account_locked(retry_after: u64) -> Self {
-        let mut e = Self::new(
-            StatusCode::LOCKED,
-            "ACCOUNT_LOCKED",
+        Self::new(
+            Kind::AccountLocked,
             "Too many failed sign-ins. Try again later or reset your password.",
-        );
-        e.retry_after = Some(retry_after.max(1));
-        e
+        )
+        .retry_after(retry_after)
     }
     pub fn rate_limited(retry_after: u64) -> Self {
-        let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
+        Self::new(
+            Kind::RateLimited,
             "Too many requests. Slow down and try again shortly.",
-        );
-        e.retry_after = Some(retry_after.max(1));
-        e
+        )
+        .retry_after(retry_after)
     }
-    /// 500: the cause is logged, the client sees nothing of it.
     /// 408: the request's body did not arrive in time (the client is the slow side).
     pub fn request_timeout() -> Self {
-        Self::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "REQUEST_TIMEOUT",
-            "The request did not arrive in time.",
-        )
+        Self::new(Kind::RequestTimeout, "The request did not arrive in time.")
     }
-
     /// 503: latch (its database, its hashing) could not answer in time.
     pub fn unavailable(retry_after_secs: u64) -> Self {
-        let mut e = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "UNAVAILABLE",
+        Self::new(
+            Kind::Unavailable,
             "The service is busy or its database does not answer. Try again shortly.",
-        );
-        e.retry_after = Some(retry_after_secs);
-        e
+        )
+        .retry_after(retry_after_secs)
     }
-
+    /// 500: the cause is logged, the client sees nothing of it.
     pub fn internal(source: anyhow::Error) -> Self {
-        let mut e = Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
-            "Something went wrong on our side.",
-        );
+        let mut e = Self::new(Kind::Internal, "Something went wrong on our side.");
         e.source = Some(source);
         e
     }
 
-    /// The JSON body of contract §3.
+    /// The JSON body of docs/api.md §3.
     pub fn body(&self) -> ErrorBody {
+        let (code, reason) = self.kind.code_and_reason();
         ErrorBody {
-            code: self.code.to_string(),
-            reason: self.reason.map(str::to_string),
+            code: code.to_string(),
+            reason: reason.map(str::to_string),
             message: self.message.clone(),
             fields: self.fields.clone(),
         }
@@ -295,8 +388,8 @@ impl From<anyhow::Error> for AppError {
 
 impl From<sqlx::Error> for AppError {
     /// A database that does not answer (no connection within the pool's wait, a closed
-    /// pool, a broken connection) is 503 `UNAVAILABLE` (contract §3); anything else is
-    /// a bug or a broken schema: 500.
+    /// pool, a broken connection) is 503 `UNAVAILABLE`; anything else is a bug or a
+    /// broken schema: 500.
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
@@ -311,7 +404,7 @@ impl From<sqlx::Error> for AppError {
 /// The REST error body.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Error code of contract §3, e.g. `VALIDATION_ERROR`.
+    /// Error code of docs/api.md §3, e.g. `VALIDATION_ERROR`.
     pub code: String,
     /// Finer reason, e.g. `INVALID_CREDENTIALS`, or null.
     pub reason: Option<String>,
@@ -325,10 +418,19 @@ pub struct ErrorBody {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
-        let mut res = (self.status, axum::Json(self.body())).into_response();
+        let status = self.kind.status();
+        let mut res = (status, axum::Json(self.body())).into_response();
+        let h = res.headers_mut();
         if let Some(secs) = self.retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        // RFC 9110 §15.5.2: a 401 names how to authenticate (a bearer token, or the
+        // session cookie that carries the same token).
+        if status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"latch\""),
+            );
         }
         res
     }
@@ -340,15 +442,19 @@ impl AppError {
         self.log();
         let mut err = async_graphql::Error::new(self.message.clone());
         let mut ext = async_graphql::ErrorExtensionValues::default();
-        ext.set("code", self.code);
+        self.set_extensions(&mut ext);
+        err.extensions = Some(ext);
+        err
+    }
+
+    fn set_extensions(&self, ext: &mut async_graphql::ErrorExtensionValues) {
+        let (code, reason) = self.kind.code_and_reason();
+        ext.set("code", code);
         ext.set(
             "reason",
-            match self.reason {
-                Some(r) => async_graphql::Value::from(r),
-                None => async_graphql::Value::Null,
-            },
+            reason.map_or(async_graphql::Value::Null, async_graphql::Value::from),
         );
-        ext.set("status", self.status.as_u16());
+        ext.set("status", self.kind.status().as_u16());
         let fields = match &self.fields {
             Some(f) => async_graphql::to_value(f).unwrap_or(async_graphql::Value::Null),
             None => async_graphql::Value::Null,
@@ -357,7 +463,58 @@ impl AppError {
         if let Some(secs) = self.retry_after {
             ext.set("retryAfter", secs);
         }
-        err.extensions = Some(ext);
-        err
+    }
+}
+
+/// Gives a GraphQL error from outside latch's resolvers (parsing, validation, the
+/// limits, variables) the extensions of a `BAD_REQUEST`, unless it has a code already.
+pub fn graphql_extensions(err: &mut async_graphql::ServerError) {
+    let ext = err.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_none() {
+        AppError::bad_request(err.message.clone()).set_extensions(ext);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_answers_the_same_code_and_status_through_both_doors() {
+        for kind in Kind::ALL {
+            let (code, reason) = kind.code_and_reason();
+            let rest = AppError::new(kind, "m").into_response();
+            assert_eq!(rest.status(), kind.status(), "{kind:?}");
+            let body = AppError::new(kind, "m").body();
+            assert_eq!((body.code.as_str(), body.reason.as_deref()), (code, reason));
+            let gql = AppError::new(kind, "m").into_graphql();
+            let ext = gql.extensions.unwrap();
+            assert_eq!(ext.get("code"), Some(&async_graphql::Value::from(code)));
+            assert_eq!(
+                ext.get("status"),
+                Some(&async_graphql::Value::from(kind.status().as_u16()))
+            );
+            let want_reason = reason.map_or(async_graphql::Value::Null, async_graphql::Value::from);
+            assert_eq!(ext.get("reason"), Some(&want_reason), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_401_names_its_scheme_and_waits_are_announced() {
+        let r = AppError::unauthorized().into_response();
+        assert!(r.headers().contains_key(header::WWW_AUTHENTICATE));
+        let r = AppError::rate_limited(0).into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        let r = AppError::not_found("x").into_response();
+        assert!(!r.headers().contains_key(header::WWW_AUTHENTICATE));
+    }
+
+    #[test]
+    fn graphqls_own_errors_are_bad_requests_and_ours_keep_their_code() {
+        let mut own = async_graphql::ServerError::new("Unknown field \"x\".", None);
+        graphql_extensions(&mut own);
+        let ext = own.extensions.unwrap();
+        assert_eq!(ext.get("code"), Some(&async_graphql::Value::from("BAD_REQUEST")));
+        assert_eq!(ext.get("status"), Some(&async_graphql::Value::from(400u16)));
     }
 }

@@ -411,9 +411,7 @@ enum Door {
 
 /// GraphQL over HTTP: mutations only over POST; nothing runs.
 fn mutation_over_get() -> Response {
-    let mut e = AppError::method_not_allowed();
-    e.message = "Mutations must be sent with POST.".into();
-    let mut res = e.into_response();
+    let mut res = AppError::mutation_over_get().into_response();
     res.headers_mut()
         .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
     res
@@ -463,17 +461,11 @@ async fn execute(
     {
         gs.documents.validated(&query, operation.as_deref(), result);
     }
-    // Errors from GraphQL itself (syntax, validation, variables) get the contract's
-    // extensions too, as BAD_REQUEST.
-    for err in &mut resp.errors {
-        let ext = err.extensions.get_or_insert_with(Default::default);
-        if ext.get("code").is_none() {
-            ext.set("code", "BAD_REQUEST");
-            ext.set("reason", async_graphql::Value::Null);
-            ext.set("status", 400);
-            ext.set("fields", async_graphql::Value::Null);
-        }
-    }
+    // Errors from GraphQL itself (syntax, validation, variables, the limits) are
+    // rendered by the one error type too.
+    resp.errors
+        .iter_mut()
+        .for_each(crate::error::graphql_extensions);
     let headers = std::mem::take(&mut resp.http_headers);
     let mut res = (StatusCode::OK, crate::web::Json(&resp)).into_response();
     for (name, value) in headers.iter() {

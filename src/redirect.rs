@@ -89,7 +89,7 @@ mod tests {
         ];
         parse_redirect(raw, &app, &allowed)
             .map(|u| u.to_string())
-            .map_err(|e| e.reason.unwrap_or("?"))
+            .map_err(|e| e.kind().redirect_code())
     }
 
     #[test]

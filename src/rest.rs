@@ -10,7 +10,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{AppError, AppResult, ErrorBody};
+use crate::error::{AppError, AppResult, ErrorBody, Kind};
 use crate::inputs::{self, CallbackQuery, SocialQuery, TokenQuery, VerifyEmailQuery};
 use crate::model::{
     Health, LinkedAccounts, Me, SessionInfo, SignInMethods, SignInResult, SignUpResult, SocialUrl,
@@ -283,15 +283,15 @@ async fn verify_email(
                 None => with_cookies(Json(s.to_verify_result()), &[cookie]),
             })
         }
-        Err(e) if e.reason == Some("INVALID_REDIRECT") => Err(e),
+        Err(e) if e.kind() == Kind::InvalidRedirect => Err(e),
         Err(e) => {
             // With a valid callbackURL the browser goes back to the app with the error.
             match state.redirect(q.callback_url.as_deref()) {
                 Ok(Some(url)) => {
                     e.log();
-                    let code = e.reason.unwrap_or(e.code);
+                    let code = e.kind().redirect_code();
                     let mut res = found(&with_query(&url, "error", code));
-                    if let Some(secs) = e.retry_after {
+                    if let Some(secs) = e.retry_after_secs() {
                         res.headers_mut().insert(header::RETRY_AFTER, secs.into());
                     }
                     Ok(res)

@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::config::Config;
 use crate::domain::{Email, MAX_TOKEN_LEN, Name, Password, Timestamp, new_token, token_hash};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Kind};
 use crate::guard::{Flow, Guard};
 use crate::inputs;
 use crate::mail::{self, Mailer};
@@ -211,8 +211,8 @@ impl AppState {
 fn merge_validation<'a>(errors: impl IntoIterator<Item = Option<&'a AppError>>) -> AppResult<()> {
     let mut fields = crate::error::FieldErrors::new();
     for e in errors.into_iter().flatten() {
-        match &e.fields {
-            Some(f) if e.code == "VALIDATION_ERROR" => {
+        match e.fields() {
+            Some(f) if e.kind() == Kind::Validation => {
                 for (k, v) in f {
                     fields
                         .entry(k.clone())
@@ -220,7 +220,7 @@ fn merge_validation<'a>(errors: impl IntoIterator<Item = Option<&'a AppError>>) 
                         .extend(v.iter().cloned());
                 }
             }
-            _ => return Err(AppError::bad_request(e.message.clone())),
+            _ => return Err(AppError::bad_request(e.message())),
         }
     }
     if fields.is_empty() {

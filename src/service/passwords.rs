@@ -128,7 +128,7 @@ impl AppState {
         };
         if !ok {
             let err = self.count_failure(&email, &self.inner.cfg).await?;
-            return Err(if err.code == "ACCOUNT_LOCKED" {
+            return Err(if err.kind() == Kind::AccountLocked {
                 err
             } else {
                 AppError::wrong_current_password()

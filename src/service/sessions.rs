@@ -13,7 +13,7 @@ impl AppState {
         let result = self.sign_in_checked(input, meta).await;
         let outcome = match &result {
             Ok(_) => "success",
-            Err(e) => e.reason.unwrap_or(e.code),
+            Err(e) => e.kind().redirect_code(),
         };
         metrics::counter!(names::SIGN_INS, "outcome" => outcome.to_ascii_lowercase()).increment(1);
         result

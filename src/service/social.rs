@@ -132,7 +132,7 @@ impl AppState {
         let fail = |error: AppError| CallbackFailure {
             redirect: error_redirect
                 .as_ref()
-                .map(|u| with_query(u, "error", error.reason.unwrap_or(error.code))),
+                .map(|u| with_query(u, "error", error.kind().redirect_code())),
             error,
         };
 
