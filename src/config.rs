@@ -1,4 +1,4 @@
-//! Configuration: the environment variables of contract §1, parsed once at start.
+//! Configuration: the environment variables of docs/api.md §1, parsed once at start.
 //!
 //! Every variable is also a command-line flag (`--session-ttl-secs` for
 //! `LATCH_SESSION_TTL_SECS`, …). An invalid value stops latch at start with a

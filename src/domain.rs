@@ -13,7 +13,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::error::AppError;
 
-/// A trimmed, lower-cased, syntactically valid email address (contract §2).
+/// A trimmed, lower-cased, syntactically valid email address (docs/api.md §2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
@@ -81,7 +81,7 @@ fn is_valid_email(s: &str) -> bool {
 }
 
 /// A display name: 1 to 200 characters after trimming, without control characters,
-/// line or paragraph separators or bidirectional controls (contract §2), which could
+/// line or paragraph separators or bidirectional controls (docs/api.md §2), which could
 /// forge lines in an email or reorder text a person reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name(String);
@@ -117,7 +117,7 @@ impl Name {
         Ok(Name(name.to_string()))
     }
 
-    /// A provider's `name` claim made to pass the rules (contract §6 "Social sign-in
+    /// A provider's `name` claim made to pass the rules (docs/api.md §6 "Social sign-in
     /// (claims)"): forbidden characters removed, trimmed, cut to 200 characters; when
     /// nothing is left, `fallback` (the email's local part) made to pass the same way.
     pub fn from_claim(claim: Option<&str>, fallback: &str) -> Name {
@@ -170,7 +170,7 @@ impl fmt::Debug for Password {
     }
 }
 
-/// Longest token accepted anywhere (contract §2).
+/// Longest token accepted anywhere (docs/api.md §2).
 pub const MAX_TOKEN_LEN: usize = 512;
 
 /// A secret token: 256 random bits from the OS CSPRNG, base64url without padding.

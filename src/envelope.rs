@@ -3,7 +3,8 @@
 //!
 //! One service instead of a stack of tower layers, because hyper clones the service
 //! for every request: a stack of seven layers (CORS alone holds several `Vec`s) cost
-//! about a third of a session check's instructions in clones, boxes and drops. Cloning
+//! a large share of a session check's instructions in clones, boxes and drops (README,
+//! Performance). Cloning
 //! this one is an `Arc` increment plus the router's own `Arc`.
 
 use std::collections::HashMap;
@@ -78,7 +79,7 @@ impl<S> Envelope<S> {
     }
 }
 
-/// The Origin check of contract §6, the first check a POST meets (ahead of content
+/// The Origin check of docs/api.md §6, the first check a POST meets (ahead of content
 /// type, size and parsing). A POST whose `Origin` is present and not allowed (`null`
 /// included), or that says `Sec-Fetch-Site: cross-site` without an allowed `Origin`, is
 /// refused before any side effect. Requests without `Origin` (curl, servers) pass.
@@ -222,12 +223,12 @@ where
 fn finish(res: &mut Response<Body>, t: &Ticket) {
     let headers = res.headers_mut();
     headers.insert(header::CACHE_CONTROL, NO_STORE);
-    // Every answer (contract §6): no browser may guess another type than the one sent.
+    // Every answer (docs/api.md §6): no browser may guess another type than the one sent.
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     if !headers.contains_key(&X_REQUEST_ID) {
         headers.insert(X_REQUEST_ID, t.request_id.clone());
     }
-    // CORS (contract §6): only an allowed origin is named; `Vary: Origin` always, so
+    // CORS (docs/api.md §6): only an allowed origin is named; `Vary: Origin` always, so
     // a shared cache never hands one origin's answer to another.
     headers.append(header::VARY, VARY_ORIGIN);
     if let Some(origin) = &t.allowed_origin {

@@ -514,7 +514,10 @@ mod tests {
         let mut own = async_graphql::ServerError::new("Unknown field \"x\".", None);
         graphql_extensions(&mut own);
         let ext = own.extensions.unwrap();
-        assert_eq!(ext.get("code"), Some(&async_graphql::Value::from("BAD_REQUEST")));
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::from("BAD_REQUEST"))
+        );
         assert_eq!(ext.get("status"), Some(&async_graphql::Value::from(400u16)));
     }
 }

@@ -1,4 +1,4 @@
-//! The GraphQL door at `/graphql` (contract §5): resolvers over the same service layer
+//! The GraphQL door at `/graphql` (docs/api.md §5): resolvers over the same service layer
 //! as REST, rendering the same error type in `extensions`.
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
@@ -36,7 +36,7 @@ fn schema_builder(
     state: Option<AppState>,
 ) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     // Depth and complexity are limited by `limits` over latch's own types, so the
-    // standard introspection queries pass (contract §5).
+    // standard introspection queries pass (docs/api.md §5).
     let mut builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .limit_recursive_depth(32)
         .extension(limits::Limits)
@@ -341,7 +341,7 @@ impl axum::extract::FromRef<GraphqlState> for AppState {
     }
 }
 
-/// `POST /graphql`: JSON body rules of contract §2, then the operation.
+/// `POST /graphql`: JSON body rules of docs/api.md §2, then the operation.
 pub async fn post_graphql(State(gs): State<GraphqlState>, req: Request) -> Response {
     if !is_json(req.headers()) {
         return AppError::unsupported_media_type().into_response();

@@ -1,5 +1,5 @@
 //! Abuse controls in front of credential operations: the per-IP rate limit and the
-//! Turnstile bot check (contract §4 "Credential operations", §6 "Turnstile").
+//! Turnstile bot check (docs/api.md §4 "Credential operations", §6 "Turnstile").
 //!
 //! Both are called from the service layer, once per operation, so REST and GraphQL
 //! draw from one quota per client IP, and each credential mutation in a GraphQL request
@@ -170,7 +170,7 @@ impl Guard {
     }
 }
 
-/// The rate-limit bucket of a client (contract §6): an IPv4 address as it is, an IPv6
+/// The rate-limit bucket of a client (docs/api.md §6): an IPv4 address as it is, an IPv6
 /// address by its /64 prefix, since one subscriber usually holds a whole /64 and could
 /// otherwise take a fresh quota with every address in it.
 fn bucket(ip: IpAddr) -> IpAddr {

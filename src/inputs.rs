@@ -1,6 +1,6 @@
 //! Request inputs. Each struct is both the REST JSON body (serde, OpenAPI) and the
 //! GraphQL `input` object, so the two doors take exactly the same fields. Unknown JSON
-//! fields are ignored (contract §2).
+//! fields are ignored (docs/api.md §2).
 
 use async_graphql::InputObject;
 use serde::Deserialize;

@@ -3,13 +3,13 @@
 //! Dependencies run one way: `startup → {rest, graphql} → service → {store, mail,
 //! password}`; `config`, `domain`, `error`, `model` and `inputs` are leaves.
 
-/// Settings from the environment (contract §1).
+/// Settings from the environment (docs/api.md §1).
 pub mod config;
 /// Parsed inputs and value types: Email, Name, Password, tokens, timestamps.
 pub mod domain;
 /// Request id, CORS, Origin check, no-store, request log and latency of every request.
 pub mod envelope;
-/// The one error type and its REST and GraphQL renderings (contract §3).
+/// The one error type and its REST and GraphQL renderings (docs/api.md §3).
 pub mod error;
 /// The GraphQL door.
 pub mod graphql;

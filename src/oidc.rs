@@ -250,7 +250,7 @@ fn claims_of(c: &CoreIdTokenClaims) -> SocialClaims {
 const MAX_PICTURE_LEN: usize = 2048;
 
 /// A `picture` claim is kept only as an absolute `http:` or `https:` URL of at most
-/// 2048 characters (contract §6): latch hands it to dashboards as `image`, and a
+/// 2048 characters (docs/api.md §6): latch hands it to dashboards as `image`, and a
 /// `javascript:` or `data:` URL there would run or render whatever the provider chose.
 fn picture_url(raw: &str) -> Option<String> {
     if raw.len() > MAX_PICTURE_LEN {

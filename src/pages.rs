@@ -1,5 +1,5 @@
 //! latch's own HTML pages (the landing page, the built-in reset-password page and
-//! GraphiQL) and the headers every HTML answer carries (contract §6): a
+//! GraphiQL) and the headers every HTML answer carries (docs/api.md §6): a
 //! `Content-Security-Policy` with `frame-ancestors 'none'` that lets scripts run only
 //! from latch itself (each inline block by its hash) or, for GraphiQL, from exact
 //! package versions checked by Subresource Integrity; `Referrer-Policy: no-referrer`

@@ -1,4 +1,4 @@
-//! Password hashing (argon2id) and the password policy (contract §6).
+//! Password hashing (argon2id) and the password policy (docs/api.md §6).
 
 use std::sync::Arc;
 

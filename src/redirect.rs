@@ -1,4 +1,4 @@
-//! Redirect targets (`callbackURL`, `errorCallbackURL`, `redirectTo`), contract §4.
+//! Redirect targets (`callbackURL`, `errorCallbackURL`, `redirectTo`), docs/api.md §4.
 //!
 //! OWASP ASVS 5.0 V3.7 / the unvalidated-redirects rule: nothing user-controlled decides
 //! a redirect without the allowlist. A target is either a relative path starting with a
@@ -59,7 +59,7 @@ pub fn parse_optional(
 }
 
 /// `url` with the query parameter `key` set to `value`: any `key` it already had is
-/// removed, never repeated (contract §4 forget-password: a `redirectTo` that carries
+/// removed, never repeated (docs/api.md §4 forget-password: a `redirectTo` that carries
 /// someone else's `token` must not smuggle it into the victim's link).
 pub fn with_query(url: &Url, key: &str, value: &str) -> Url {
     let kept: Vec<(String, String)> = url

@@ -1,4 +1,4 @@
-//! The REST door under `/auth` (contract §4): thin handlers over the service layer.
+//! The REST door under `/auth` (docs/api.md §4): thin handlers over the service layer.
 //! Each handler carries its OpenAPI description, and `/openapi.json` is built from
 //! these handlers, so the document cannot drift from the routes.
 
@@ -27,7 +27,7 @@ use crate::web::{
 #[openapi(info(
     title = "latch",
     description = "Account and session service: the REST compatibility layer. \
-                   Errors are `{code, reason, message, fields}` (contract §3)."
+                   Errors are `{code, reason, message, fields}` (docs/api.md §3)."
 ))]
 struct ApiDoc;
 
@@ -76,7 +76,7 @@ async fn principal(
     Ok((p, cookies))
 }
 
-/// A 302 to an allowlisted URL (contract §4 names 302 for browser redirects).
+/// A 302 to an allowlisted URL (docs/api.md §4 names 302 for browser redirects).
 fn found(url: &url::Url) -> Response {
     (
         StatusCode::FOUND,

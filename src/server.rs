@@ -1,5 +1,5 @@
 //! The HTTP/1 server: accepting connections and holding each to the connection rules of
-//! contract §1 and §2 "Slow clients", which `axum::serve` does not have.
+//! docs/api.md §1 and §2 "Slow clients", which `axum::serve` does not have.
 //!
 //! - At most `LATCH_MAX_CONNECTIONS` open connections: past that latch accepts nothing
 //!   (new clients wait in the listen backlog) and keeps serving the ones it has. An

@@ -130,7 +130,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Both doors, `/openapi.json`, `/healthz`, and the contract's 404/405 bodies.
+/// Both doors, `/openapi.json`, `/healthz`, and the API document's 404/405 bodies.
 pub fn router(state: AppState) -> anyhow::Result<Envelope<Router>> {
     let (rest_routes, openapi) = rest::router();
     let openapi_json = openapi.to_pretty_json().context("rendering OpenAPI")?;

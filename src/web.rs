@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by both doors: the session cookie, the session token and
-//! client facts taken from requests, the JSON body rules of contract §2.
+//! client facts taken from requests, the JSON body rules of docs/api.md §2.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -15,7 +15,7 @@ use crate::service::{AppState, RequestMeta};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "session_token";
-/// Largest request body accepted (contract §2).
+/// Largest request body accepted (docs/api.md §2).
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// A JSON response, serialized straight into a buffer sized for latch's bodies (axum's
@@ -60,7 +60,7 @@ pub fn clear_cookie(cfg: &Config) -> String {
     session_cookie(cfg, "", Some(0))
 }
 
-/// Name of the cookie that binds a social sign-in flow to its browser (contract §6).
+/// Name of the cookie that binds a social sign-in flow to its browser (docs/api.md §6).
 pub const OAUTH_STATE_COOKIE: &str = "oauth_state";
 /// The binding lives as long as the state it binds.
 const OAUTH_STATE_MAX_AGE: i64 = 600;
@@ -168,7 +168,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PresentedToken {
     }
 }
 
-/// The client IP (contract §1 `LATCH_TRUSTED_PROXIES`): walking from the peer
+/// The client IP (docs/api.md §1 `LATCH_TRUSTED_PROXIES`): walking from the peer
 /// address leftwards through every `X-Forwarded-For` entry, past trusted proxies, the
 /// first address outside them. An entry that is not an address ends the walk at the
 /// last address read; empty entries are skipped. Entries may carry a port or brackets,
@@ -290,7 +290,7 @@ pub async fn read_body(req: Request) -> Result<Bytes, AppError> {
         .map_err(|_| AppError::payload_too_large())
 }
 
-/// A JSON body under the rules of contract §2: 415 without a JSON content type, 413
+/// A JSON body under the rules of docs/api.md §2: 415 without a JSON content type, 413
 /// over 64 KiB, 400 for malformed JSON or missing and mistyped fields.
 pub struct JsonBody<T>(pub T);
 
@@ -307,7 +307,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 /// Parses a JSON body into `T`, with a 400 that says what is wrong. A body must be a
-/// JSON object (contract §2): serde would otherwise read an array as a struct's fields
+/// JSON object (docs/api.md §2): serde would otherwise read an array as a struct's fields
 /// in order, so `["ada@example.com", "…"]` would be a sign-in attempt.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {

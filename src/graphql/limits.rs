@@ -1,4 +1,4 @@
-//! The depth and complexity limits of contract §5, over latch's own types only.
+//! The depth and complexity limits of docs/api.md §5, over latch's own types only.
 //!
 //! async-graphql's own limits count every field, introspection included, so the
 //! standard introspection query of graphql-js, graphql-core and GraphiQL (nine nested

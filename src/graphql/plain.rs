@@ -3,8 +3,8 @@
 //!
 //! They are plain data, so their selection sets are answered in place: one pass over
 //! the fields, fragments and aliases, no future or `IndexMap` lookup per field. The
-//! derived resolver spent about 1.3k instructions per field (a boxed future, a context,
-//! the container machinery), a fifth of a GraphQL session query. Their schema entries
+//! derived resolver spends a boxed future, a context and the container machinery on
+//! every field, a large share of a GraphQL session query (README, Performance). Their schema entries
 //! still come from `#[derive(SimpleObject)]`, on the registration types below, so the
 //! SDL is the derive's (the snapshot of `schema.graphql` guards it).
 //!

@@ -1,4 +1,4 @@
-//! The whole-request deadline (contract §1 `LATCH_REQUEST_TIMEOUT_SECS`, §3).
+//! The whole-request deadline (docs/api.md §1 `LATCH_REQUEST_TIMEOUT_SECS`, §3).
 //!
 //! When the deadline passes while the handler waits for a body that has not arrived
 //! whole, the client is the slow side: 408 `REQUEST_TIMEOUT`, and the handler is

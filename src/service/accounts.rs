@@ -44,7 +44,7 @@ impl AppState {
         }
         .context("user vanished during sign-up")?;
         if user.email_verified {
-            // Deliberate (contract §4): a verified email is a 409, guarded by Turnstile
+            // Deliberate (docs/api.md §4): a verified email is a 409, guarded by Turnstile
             // and the rate limit.
             return Err(AppError::user_exists());
         }

@@ -34,7 +34,7 @@ use crate::store::{
 };
 use crate::telemetry::names;
 
-/// Verification links live 24 h; reset links 1 h (contract §4).
+/// Verification links live 24 h; reset links 1 h (docs/api.md §4).
 const VERIFY_TTL_SECS: u64 = 24 * 3600;
 const RESET_TTL_SECS: u64 = 3600;
 /// No account receives more than this many emails an hour, whatever the flow.
@@ -171,13 +171,13 @@ impl AppState {
         &self.inner.store
     }
 
-    /// Checks an optional redirect target against the allowlist (contract §4).
+    /// Checks an optional redirect target against the allowlist (docs/api.md §4).
     pub fn redirect(&self, raw: Option<&str>) -> AppResult<Option<Url>> {
         let cfg = &self.inner.cfg;
         parse_optional(raw, &cfg.app_url, &cfg.allowed_origins)
     }
 
-    /// The sign-in methods a page can offer (contract §4 `sign-in-methods`): no
+    /// The sign-in methods a page can offer (docs/api.md §4 `sign-in-methods`): no
     /// session needed, nothing secret (the Turnstile secret never leaves latch).
     pub fn sign_in_methods(&self) -> SignInMethods {
         let cfg = &self.inner.cfg;

@@ -3,7 +3,7 @@
 use super::*;
 
 impl AppState {
-    /// Email and password sign-in with lockout (contract §4, §6).
+    /// Email and password sign-in with lockout (docs/api.md §4, §6).
     #[tracing::instrument(skip_all)]
     pub async fn sign_in(
         &self,

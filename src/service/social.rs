@@ -1,4 +1,4 @@
-//! Social sign-in and account linking (contract §4 social routes, §6 "Social sign-in").
+//! Social sign-in and account linking (docs/api.md §4 social routes, §6 "Social sign-in").
 
 use anyhow::Context;
 use url::Url;
@@ -93,7 +93,7 @@ impl AppState {
     /// Finishes a social sign-in or link flow at `GET /auth/callback/{provider}`.
     #[tracing::instrument(skip_all, fields(provider))]
     /// `binding` is the browser's `oauth_state` cookie: without the one this flow's
-    /// start set, nothing is consumed and the answer is `INVALID_STATE` (contract §6),
+    /// start set, nothing is consumed and the answer is `INVALID_STATE` (docs/api.md §6),
     /// so a flow started in one browser cannot be finished in another (login CSRF,
     /// link CSRF). OWASP ASVS 5.0 V10.1.2 (the client binds the flow to the user agent).
     pub async fn social_callback(
@@ -188,7 +188,7 @@ impl AppState {
         })
     }
 
-    /// The decision order of contract §6 once the ID token is verified.
+    /// The decision order of docs/api.md §6 once the ID token is verified.
     pub(super) async fn decide(
         &self,
         provider: &str,
@@ -239,7 +239,7 @@ impl AppState {
                 .map(Some);
         }
 
-        // 4. No account: a new user, named under the rules of contract §2.
+        // 4. No account: a new user, named under the rules of docs/api.md §2.
         let name = Name::from_claim(claims.name.as_deref(), email.local_part());
         let Some(uid) = store
             .insert_social_user(

@@ -121,7 +121,7 @@ pub struct NewToken<'a> {
     pub expires_at: Timestamp,
 }
 
-/// How many sign-up requests of one account stay outstanding (contract §4).
+/// How many sign-up requests of one account stay outstanding (docs/api.md §4).
 pub const MAX_OUTSTANDING_SIGNUPS: i64 = 5;
 
 /// A verification link for a sign-up request (`request` from [`new_request_id`], or

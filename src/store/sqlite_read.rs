@@ -3,7 +3,7 @@
 //! Every SQLite read transaction takes and drops a POSIX lock on the WAL index
 //! under a mutex that all connections of the process share: with two threads
 //! checking sessions, those two `fcntl` calls and the contention on that mutex
-//! were a third of a session check's CPU. So each thread remembers the sessions
+//! were a large share of a session check's CPU (README, Performance). So each thread remembers the sessions
 //! it read, keyed by token hash, and answers from memory while nothing can have
 //! changed them:
 //! - latch writes only through its pool, and any use of the pool moves the

@@ -147,7 +147,7 @@ impl Store {
     /// (exactly once, even under concurrency), every other outstanding link of the user
     /// is voided, and the link's name is applied. Its password is applied only when its
     /// sign-up request was the account's only outstanding one: when several were, the
-    /// mails looked alike and one may be a stranger's (contract §4 "Unverified
+    /// mails looked alike and one may be a stranger's (docs/api.md §4 "Unverified
     /// accounts"). `None`: the token is unknown, used, voided or expired.
     pub async fn consume_verification(
         &self,
