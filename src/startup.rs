@@ -130,61 +130,77 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Both doors, `/openapi.json`, `/healthz`, and the API document's 404/405 bodies.
+/// Both doors, `/openapi.json`, the pages, `/metrics`, and the API document's 404/405
+/// bodies. Every route is registered through [`Routes`], which also hands the
+/// envelope its metric labels, so the two cannot drift apart.
 pub fn router(state: AppState) -> anyhow::Result<Envelope<Router>> {
     let (rest_routes, openapi) = rest::router();
     let openapi_json = openapi.to_pretty_json().context("rendering OpenAPI")?;
+    let mut routes = Routes {
+        router: rest_routes.with_state(state.clone()),
+        patterns: openapi.paths.paths.keys().cloned().collect(),
+    };
     let gs = GraphqlState::new(state.clone());
-    let graphql_routes = Router::new()
-        .route(
-            "/graphql",
-            get(graphql::get_graphql).post(graphql::post_graphql),
-        )
-        .route("/graphql/schema.graphql", get(graphql::served_sdl))
-        .with_state(gs);
-    let metrics = crate::telemetry::metrics_handle();
+    routes.add(
+        "/graphql",
+        get(graphql::get_graphql)
+            .post(graphql::post_graphql)
+            .with_state(gs.clone()),
+    );
+    routes.add(
+        "/graphql/schema.graphql",
+        get(graphql::served_sdl).with_state(gs),
+    );
+    routes.add(
+        "/openapi.json",
+        get(move || async move {
+            ([(header::CONTENT_TYPE, "application/json")], openapi_json).into_response()
+        }),
+    );
     let landing = std::sync::Arc::new(crate::pages::landing(state.config().public_url.as_str()));
-    let router = rest_routes
-        .with_state(state.clone())
-        .merge(graphql_routes)
-        .route(
-            "/openapi.json",
-            get(move || async move {
-                ([(header::CONTENT_TYPE, "application/json")], openapi_json).into_response()
-            }),
-        )
-        .route("/", get(move || async move { landing.response() }))
-        .route(
-            "/README.md",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-                    include_str!("../README.md"),
-                )
-            }),
-        )
-        .route(
-            "/metrics",
-            get(move || async move {
-                (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    metrics.render(),
-                )
-                    .into_response()
-            }),
-        )
+    routes.add("/", get(move || async move { landing.response() }));
+    routes.add(
+        "/README.md",
+        get(|| async {
+            (
+                [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+                include_str!("../README.md"),
+            )
+        }),
+    );
+    let metrics = crate::telemetry::metrics_handle();
+    routes.add(
+        "/metrics",
+        get(move || async move {
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                metrics.render(),
+            )
+                .into_response()
+        }),
+    );
+    let Routes { router, patterns } = routes;
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
-    let routes = openapi.paths.paths.keys().map(String::as_str).chain([
-        "/graphql",
-        "/graphql/schema.graphql",
-        "/openapi.json",
-        "/",
-        "/README.md",
-        "/metrics",
-    ]);
-    let envelope = EnvelopeConfig::new(&state.config().allowed_origins, routes);
+    let envelope = EnvelopeConfig::new(
+        &state.config().allowed_origins,
+        patterns.iter().map(String::as_str),
+    );
     Ok(Envelope::new(router, envelope))
+}
+
+/// The router under construction and the pattern of every route it has.
+struct Routes {
+    router: Router,
+    patterns: Vec<String>,
+}
+
+impl Routes {
+    fn add(&mut self, path: &'static str, route: axum::routing::MethodRouter) {
+        self.patterns.push(path.to_string());
+        self.router = std::mem::take(&mut self.router).route(path, route);
+    }
 }
 
 async fn not_found() -> Response {
