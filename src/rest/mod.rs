@@ -1,0 +1,81 @@
+//! The REST door under `/auth` (docs/api.md §4): thin handlers over the service layer.
+//! Each handler carries its OpenAPI description, and `/openapi.json` is built from
+//! these handlers, so the document cannot drift from the routes.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{AppError, AppResult, ErrorBody, Kind};
+use crate::inputs::{self, CallbackQuery, SocialQuery, TokenQuery, VerifyEmailQuery};
+use crate::model::{
+    Health, LinkedAccounts, Me, SessionInfo, SignInMethods, SignInResult, SignUpResult, SocialUrl,
+    StatusResult, SuccessResult, TwoFactorStatus, VerifyEmailResult,
+};
+use crate::redirect::with_query;
+use crate::service::{AppState, Principal, RequestMeta};
+use crate::web::{
+    Json, JsonBody, NoFields, OAUTH_STATE_COOKIE, PresentedToken, append_cookies, clear_cookie,
+    clear_oauth_state_cookie, oauth_state_cookie, session_cookie, sole_cookie_value,
+};
+
+mod accounts;
+mod ops;
+mod passwords;
+mod sessions;
+mod social;
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "latch",
+    description = "Account and session service: the REST compatibility layer. \
+                   Errors are `{code, reason, message, fields}` (docs/api.md §3)."
+))]
+struct ApiDoc;
+
+/// The REST routes and the OpenAPI document describing them.
+pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(accounts::routes())
+        .merge(sessions::routes())
+        .merge(passwords::routes())
+        .merge(social::routes())
+        .merge(ops::routes())
+        .split_for_parts()
+}
+
+fn status_ok() -> Json<StatusResult> {
+    Json(StatusResult { status: true })
+}
+
+/// Resolves the caller's session; an extended session re-issues its cookie.
+async fn principal(
+    state: &AppState,
+    token: &PresentedToken,
+) -> AppResult<(Principal, Vec<String>)> {
+    let p = state.authenticate(token.as_deref()).await?;
+    let mut cookies = Vec::new();
+    if let (Some(max_age), true, Some(t)) = (p.extended, token.from_cookie, token.as_deref()) {
+        cookies.push(session_cookie(state.config(), t, max_age));
+    }
+    Ok((p, cookies))
+}
+
+/// A 302 to an allowlisted URL (docs/api.md §4 names 302 for browser redirects).
+fn found(url: &url::Url) -> Response {
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, url.as_str().to_string())],
+    )
+        .into_response()
+}
+
+fn with_cookies(body: impl IntoResponse, cookies: &[String]) -> Response {
+    let mut res = body.into_response();
+    append_cookies(&mut res, cookies);
+    res
+}

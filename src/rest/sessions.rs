@@ -1,0 +1,77 @@
+//! Sign-in, the session, `me`, sign-out.
+
+use super::*;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in))
+        .routes(routes!(session))
+        .routes(routes!(me))
+        .routes(routes!(logout))
+        .routes(routes!(sign_out))
+}
+
+async fn do_logout(state: &AppState, token: &PresentedToken) -> AppResult<Response> {
+    state.logout(token.as_deref()).await?;
+    let cookie = clear_cookie(state.config());
+    Ok(with_cookies(
+        Json(SuccessResult { success: true }),
+        &[cookie],
+    ))
+}
+
+#[utoipa::path(post, path = "/auth/sign-in/email", tag = "auth",
+    request_body = inputs::SignInEmail,
+    responses(
+        (status = 200, description = "Signed in; sets the session_token cookie", body = SignInResult),
+        (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody),
+        (status = 403, description = "EMAIL_NOT_VERIFIED", body = ErrorBody),
+        (status = 423, description = "ACCOUNT_LOCKED", body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+    ))]
+async fn sign_in(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    JsonBody(input): JsonBody<inputs::SignInEmail>,
+) -> AppResult<Response> {
+    let signed = state.sign_in(input, &meta).await?;
+    let cookie = session_cookie(state.config(), &signed.token, signed.cookie_max_age);
+    Ok(with_cookies(Json(signed.to_result()), &[cookie]))
+}
+
+#[utoipa::path(get, path = "/auth/session", tag = "auth",
+    responses((status = 200, body = SessionInfo), (status = 401, body = ErrorBody)))]
+async fn session(State(state): State<AppState>, token: PresentedToken) -> AppResult<Response> {
+    let (p, cookies) = principal(&state, &token).await?;
+    Ok(with_cookies(Json(state.session_info(p)), &cookies))
+}
+
+#[utoipa::path(get, path = "/auth/me", tag = "auth",
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, token: PresentedToken) -> AppResult<Response> {
+    let (p, cookies) = principal(&state, &token).await?;
+    Ok(with_cookies(Json(state.me(&p).await?), &cookies))
+}
+
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    responses((status = 200, description = "Session deleted and cookie cleared (idempotent)", body = SuccessResult),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+async fn logout(
+    State(state): State<AppState>,
+    token: PresentedToken,
+    _: NoFields,
+) -> AppResult<Response> {
+    do_logout(&state, &token).await
+}
+
+#[utoipa::path(post, path = "/auth/sign-out", tag = "auth",
+    responses((status = 200, description = "Same as /auth/logout", body = SuccessResult),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+async fn sign_out(
+    State(state): State<AppState>,
+    token: PresentedToken,
+    _: NoFields,
+) -> AppResult<Response> {
+    do_logout(&state, &token).await
+}
