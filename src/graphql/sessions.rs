@@ -1,0 +1,51 @@
+//! Sign-in, the session, `me`, sign-out.
+
+use super::*;
+
+#[derive(Default)]
+pub struct SessionsQuery;
+
+#[Object]
+impl SessionsQuery {
+    /// The signed-in user, their workspaces and the active one.
+    async fn me(&self, ctx: &Context<'_>) -> GqlResult<Me> {
+        let p = principal(ctx).await?;
+        state(ctx).me(&p).await.map_err(gql)
+    }
+
+    /// The current session and its user.
+    async fn session(&self, ctx: &Context<'_>) -> GqlResult<SessionInfo> {
+        let p = principal(ctx).await?;
+        Ok(state(ctx).session_info(p))
+    }
+}
+
+#[derive(Default)]
+pub struct SessionsMutation;
+
+#[Object]
+impl SessionsMutation {
+    /// Signs in with email and password; sets the session cookie.
+    async fn sign_in_email(
+        &self,
+        ctx: &Context<'_>,
+        input: inputs::SignInEmail,
+    ) -> GqlResult<SignInResult> {
+        let s = state(ctx)
+            .sign_in(input, &request(ctx).meta)
+            .await
+            .map_err(gql)?;
+        set_session_cookie(ctx, &s);
+        Ok(s.to_result())
+    }
+
+    /// Deletes the current session and clears the cookie; idempotent.
+    async fn logout(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        let st = state(ctx);
+        st.logout(request(ctx).token.as_deref())
+            .await
+            .map_err(gql)?;
+        ctx.append_http_header(header::SET_COOKIE, clear_cookie(st.config()));
+        Ok(true)
+    }
+}
