@@ -4,6 +4,7 @@
 //! `LATCH_SESSION_TTL_SECS`, …). An invalid value stops latch at start with a
 //! message that names the variable.
 
+use crate::secret::Secret;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
@@ -42,7 +43,7 @@ pub struct Settings {
         env = "DATABASE_URL",
         default_value = "sqlite://data/latch.db?mode=rwc"
     )]
-    pub database_url: String,
+    pub database_url: Secret<String>,
     /// Listen address; port 0 picks a free port.
     #[arg(long, env = "LATCH_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -75,7 +76,7 @@ pub struct Settings {
     pub mail_outbox: String,
     /// e.g. `smtp://user:pass@host:587?tls=required`.
     #[arg(long, env = "LATCH_SMTP_URL")]
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<Secret<String>>,
     /// From header of every email.
     #[arg(
         long,
@@ -85,7 +86,7 @@ pub struct Settings {
     pub mail_from: String,
     /// Enables the Turnstile bot check.
     #[arg(long, env = "LATCH_TURNSTILE_SECRET")]
-    pub turnstile_secret: Option<String>,
+    pub turnstile_secret: Option<Secret<String>>,
     /// The public Turnstile site key, published by `sign-in-methods`.
     #[arg(long, env = "LATCH_TURNSTILE_SITE_KEY")]
     pub turnstile_site_key: Option<String>,
@@ -206,7 +207,7 @@ pub struct OidcProvider {
     /// byte for byte, so no trailing slash is added).
     pub issuer: String,
     pub client_id: String,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret<String>>,
     pub scopes: Vec<String>,
     /// What sign-in pages show (`sign-in-methods`); default: the name with its first
     /// letter upper-cased.
@@ -225,7 +226,7 @@ pub struct Argon2Cost {
 /// by [`Settings::resolve`].
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub database_url: String,
+    pub database_url: Secret<String>,
     pub bind: SocketAddr,
     pub public_url: Url,
     pub app_url: Url,
@@ -237,9 +238,9 @@ pub struct Config {
     pub session_refresh_secs: u64,
     pub session_max_age_secs: u64,
     pub mail_outbox: String,
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<Secret<String>>,
     pub mail_from: lettre::message::Mailbox,
-    pub turnstile_secret: Option<String>,
+    pub turnstile_secret: Option<Secret<String>>,
     pub turnstile_site_key: Option<String>,
     pub turnstile_verify_url: Url,
     pub turnstile_flows: Vec<String>,
@@ -321,7 +322,7 @@ impl Settings {
             .parse()
             .with_context(|| format!("LATCH_MAIL_FROM: `{}` is not a mailbox", self.mail_from))?;
         if let Some(smtp) = &self.smtp_url {
-            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(smtp)
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(smtp.expose())
                 .map_err(|e| anyhow::anyhow!("LATCH_SMTP_URL is invalid: {e}"))?;
         }
         let turnstile_flows = self
@@ -363,8 +364,8 @@ impl Settings {
             None,
         )
         .map_err(|e| anyhow::anyhow!("LATCH_ARGON2_*: invalid argon2id cost: {e}"))?;
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
-        {
+        let database_url = self.database_url.expose();
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
             bail!("DATABASE_URL must start with sqlite:// or postgres://");
         }
         Ok(Config {
@@ -381,7 +382,10 @@ impl Settings {
             mail_outbox: self.mail_outbox.clone(),
             smtp_url: self.smtp_url.clone(),
             mail_from,
-            turnstile_secret: self.turnstile_secret.clone().filter(|s| !s.is_empty()),
+            turnstile_secret: self
+                .turnstile_secret
+                .clone()
+                .filter(|s| !s.expose().is_empty()),
             turnstile_site_key: self.turnstile_site_key.clone().filter(|s| !s.is_empty()),
             turnstile_verify_url: self.turnstile_verify_url.clone(),
             turnstile_flows,
@@ -498,7 +502,7 @@ pub fn oidc_providers(
                 _ => capitalized(&name),
             };
             Ok(OidcProvider {
-                client_secret: b.remove("_CLIENT_SECRET"),
+                client_secret: b.remove("_CLIENT_SECRET").map(Secret::new),
                 name,
                 issuer,
                 client_id,

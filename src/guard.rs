@@ -60,7 +60,7 @@ pub struct Guard {
 
 #[derive(Clone)]
 struct Turnstile {
-    secret: String,
+    secret: crate::secret::Secret<String>,
     verify_url: Url,
     flows: Vec<String>,
     client: reqwest::Client,
@@ -137,7 +137,7 @@ impl Guard {
             return Err(bot_check_failed(flow));
         }
         let mut form = vec![
-            ("secret", t.secret.clone()),
+            ("secret", t.secret.expose().clone()),
             ("response", token.to_string()),
         ];
         if let Some(ip) = ip {

@@ -6,7 +6,7 @@ use async_graphql::InputObject;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[derive(Clone, Deserialize, InputObject, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "SignUpEmailInput")]
 pub struct SignUpEmail {
@@ -22,7 +22,7 @@ pub struct SignUpEmail {
     pub turnstile_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[derive(Clone, Deserialize, InputObject, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "SignInEmailInput")]
 pub struct SignInEmail {
@@ -35,7 +35,7 @@ pub struct SignInEmail {
     pub turnstile_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[derive(Clone, Deserialize, InputObject, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "ForgetPasswordInput")]
 pub struct ForgetPassword {
@@ -47,7 +47,7 @@ pub struct ForgetPassword {
     pub turnstile_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[derive(Clone, Deserialize, InputObject, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "ResetPasswordInput")]
 pub struct ResetPassword {
@@ -57,7 +57,7 @@ pub struct ResetPassword {
     pub turnstile_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[derive(Clone, Deserialize, InputObject, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "ChangePasswordInput")]
 pub struct ChangePassword {
@@ -70,7 +70,7 @@ pub struct ChangePassword {
     pub turnstile_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[derive(Clone, Deserialize, InputObject, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "SetPasswordInput")]
 pub struct SetPassword {
@@ -79,14 +79,14 @@ pub struct SetPassword {
     pub turnstile_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[derive(Clone, Deserialize, InputObject, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "VerifyEmailInput")]
 pub struct VerifyEmail {
     pub token: String,
 }
 
-#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[derive(Clone, Deserialize, InputObject, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "ResendVerificationInput")]
 pub struct ResendVerification {
@@ -109,7 +109,7 @@ pub struct UnlinkProvider {
 }
 
 /// Query of `GET /auth/verify-email`.
-#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[derive(Clone, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct VerifyEmailQuery {
     pub token: Option<String>,
@@ -119,7 +119,7 @@ pub struct VerifyEmailQuery {
 }
 
 /// Query of `GET /reset-password`.
-#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[derive(Clone, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TokenQuery {
     pub token: Option<String>,
@@ -167,7 +167,7 @@ pub struct SocialQuery {
 }
 
 /// Query of `GET /auth/callback/{provider}`; other parameters are ignored.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     pub code: Option<String>,
@@ -177,3 +177,15 @@ pub struct CallbackQuery {
     /// The issuer (RFC 9207); checked when present.
     pub iss: Option<String>,
 }
+
+crate::debug_redacted!(SignUpEmail { email, name, callback_url } hiding { password, turnstile_token });
+crate::debug_redacted!(SignInEmail { email, remember_me } hiding { password, turnstile_token });
+crate::debug_redacted!(ForgetPassword { email, redirect_to } hiding { turnstile_token });
+crate::debug_redacted!(ResetPassword {  } hiding { token, new_password, turnstile_token });
+crate::debug_redacted!(ChangePassword { revoke_other_sessions } hiding { current_password, new_password, turnstile_token });
+crate::debug_redacted!(SetPassword {  } hiding { new_password, turnstile_token });
+crate::debug_redacted!(VerifyEmail {  } hiding { token });
+crate::debug_redacted!(ResendVerification { email, callback_url } hiding { turnstile_token });
+crate::debug_redacted!(VerifyEmailQuery { callback_url } hiding { token });
+crate::debug_redacted!(TokenQuery {  } hiding { token });
+crate::debug_redacted!(CallbackQuery { error, iss } hiding { code, state });

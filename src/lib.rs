@@ -31,6 +31,8 @@ pub mod password;
 pub mod redirect;
 /// The REST door and its OpenAPI document.
 pub mod rest;
+/// Secrets that `Debug` cannot print.
+pub mod secret;
 /// The HTTP/1 server loop with its connection limits.
 pub mod server;
 /// Account and session operations.

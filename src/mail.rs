@@ -35,7 +35,7 @@ impl Mailer {
     pub fn from_config(cfg: &Config) -> anyhow::Result<Mailer> {
         let transport = match &cfg.smtp_url {
             Some(url) => Transport::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .context("LATCH_SMTP_URL")?
                     .build(),
             ),

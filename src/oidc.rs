@@ -136,7 +136,10 @@ impl Provider {
     }
 
     fn client_secret(&self) -> Option<ClientSecret> {
-        self.cfg.client_secret.clone().map(ClientSecret::new)
+        self.cfg
+            .client_secret
+            .as_ref()
+            .map(|s| ClientSecret::new(s.expose().clone()))
     }
 
     /// The issuer as configured (compared with the callback's `iss`, RFC 9207).

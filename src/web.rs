@@ -123,7 +123,7 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The session token a request presents: `Authorization: Bearer …` first, else the
 /// `session_token` cookie.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct PresentedToken {
     pub token: Option<String>,
     /// Whether it came from the cookie (then an extended session re-issues the cookie).
@@ -484,3 +484,5 @@ mod tests {
         );
     }
 }
+
+crate::debug_redacted!(PresentedToken { from_cookie } hiding { token });

@@ -61,7 +61,7 @@ struct Inner {
 }
 
 /// Facts about the HTTP request that operations record or check.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RequestMeta {
     pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
@@ -80,7 +80,7 @@ pub struct Principal {
 }
 
 /// A session just created, with its secret token (shown once, then only its hash exists).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SignedIn {
     pub user: UserRow,
     pub session: SessionRow,
@@ -229,3 +229,7 @@ fn merge_validation<'a>(errors: impl IntoIterator<Item = Option<&'a AppError>>) 
         Err(AppError::validation(fields))
     }
 }
+
+crate::debug_redacted!(SignedIn { user, session, cookie_max_age } hiding { token });
+
+crate::debug_redacted!(RequestMeta { ip, user_agent } hiding { turnstile_token });

@@ -75,7 +75,7 @@ pub struct SessionRow {
 }
 
 /// A one-time token that was just consumed.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TokenRow {
     pub id: String,
     pub user_id: String,
@@ -137,7 +137,7 @@ pub struct NewSignupLink<'a> {
 }
 
 /// The newest sign-up request of an account.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SignupRequest {
     pub request: String,
     pub password_hash: Option<String>,
@@ -171,7 +171,7 @@ pub struct NewOauthState<'a> {
 }
 
 /// A consumed social sign-in state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OauthStateRow {
     pub pkce_verifier: String,
     pub nonce: String,
@@ -254,7 +254,7 @@ impl Store {
     /// folder when needed.
     pub async fn from_config(cfg: &crate::config::Config) -> anyhow::Result<Store> {
         Store::connect(
-            &cfg.database_url,
+            cfg.database_url.expose(),
             cfg.db_max_connections,
             std::time::Duration::from_secs(cfg.db_acquire_timeout_secs),
         )
@@ -441,3 +441,9 @@ mod tests {
         assert_eq!(sqlite_file("sqlite://x.db?mode=memory"), None);
     }
 }
+
+crate::debug_redacted!(TokenRow { id, user_id, name, callback_url, signup_request } hiding { password_hash });
+
+crate::debug_redacted!(SignupRequest { request, name, callback_url } hiding { password_hash });
+
+crate::debug_redacted!(OauthStateRow { callback_url, error_callback_url, link_user_id } hiding { pkce_verifier, nonce });
