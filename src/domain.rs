@@ -411,3 +411,48 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any accepted email is stored trimmed and lower-cased, and parsing that
+        /// stored form gives it back unchanged.
+        #[test]
+        fn emails_normalize_idempotently(local in "[A-Za-z0-9._%+-]{1,20}", domain in "[A-Za-z0-9-]{1,20}(\\.[A-Za-z]{2,6})?", pad in " {0,3}") {
+            let raw = format!("{pad}{local}@{domain}{pad}");
+            if let Ok(e) = Email::parse(&raw, "email") {
+                prop_assert_eq!(e.as_str(), e.as_str().to_lowercase());
+                prop_assert_eq!(e.as_str(), e.as_str().trim());
+                let again = Email::parse(e.as_str(), "email").unwrap();
+                prop_assert_eq!(again.as_str(), e.as_str());
+            }
+        }
+
+        /// No string becomes an email longer than 254 characters or one with
+        /// whitespace or control characters inside.
+        #[test]
+        fn accepted_emails_are_bounded_and_clean(raw in "\\PC{0,300}") {
+            if let Ok(e) = Email::parse(&raw, "email") {
+                prop_assert!(e.as_str().chars().count() <= 254);
+                prop_assert!(!e.as_str().chars().any(|c| c.is_whitespace() || c.is_control()));
+                prop_assert!(e.as_str().contains('@'));
+            }
+        }
+
+        /// An accepted name is 1 to 200 characters, trimmed, with no forbidden
+        /// character; a provider's claim always yields such a name.
+        #[test]
+        fn names_keep_their_rules(raw in "\\PC{0,250}|[\\u{2028}\\u{202E}\\n a-z]{0,40}") {
+            for name in Name::parse(&raw).into_iter().chain([Name::from_claim(Some(&raw), "fallback")]) {
+                let n = name.as_str();
+                prop_assert!((1..=200).contains(&n.chars().count()), "{:?}", n);
+                prop_assert_eq!(n, n.trim());
+                prop_assert!(!n.chars().any(forbidden_in_name), "{:?}", n);
+            }
+        }
+    }
+}

@@ -64,10 +64,25 @@ pub fn sdl() -> String {
     build_schema(None).sdl()
 }
 
-/// Per-request data of a GraphQL operation.
-struct GqlRequest {
+/// Per-request data of a GraphQL operation: the session token it presents and the
+/// facts of its HTTP request. Every operation run on the schema carries one (the
+/// HTTP door adds it; tests that run `schema.execute` add their own).
+pub struct GqlRequest {
     token: PresentedToken,
     meta: RequestMeta,
+}
+
+impl GqlRequest {
+    /// An operation presenting `bearer` as its session token (or none).
+    pub fn new(bearer: Option<String>, meta: RequestMeta) -> GqlRequest {
+        GqlRequest {
+            token: PresentedToken {
+                token: bearer,
+                from_cookie: false,
+            },
+            meta,
+        }
+    }
 }
 
 type GqlResult<T> = async_graphql::Result<T>;

@@ -22,6 +22,8 @@ mod pool;
 mod sessions;
 mod social;
 mod sqlite_read;
+#[cfg(test)]
+mod store_tests;
 mod tokens;
 mod users;
 mod workspaces;

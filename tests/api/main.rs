@@ -10,6 +10,7 @@ mod hostile;
 mod http;
 mod instances;
 mod passwords;
+mod resolvers;
 mod security;
 mod sessions;
 mod sign_up;
