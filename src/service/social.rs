@@ -136,37 +136,7 @@ impl AppState {
             error,
         };
 
-        if let Some(err) = q.error.as_deref() {
-            tracing::info!(provider, error = err, "provider refused the authorization");
-            return Err(fail(AppError::provider_error(
-                "The provider did not authorize the sign-in.",
-            )));
-        }
-        if let Some(iss) = q.iss.as_deref()
-            && iss.trim_end_matches('/') != p.issuer().trim_end_matches('/')
-        {
-            return Err(fail(AppError::provider_error(
-                "The response came from another issuer.",
-            )));
-        }
-        let code = q
-            .code
-            .as_deref()
-            .filter(|c| !c.is_empty() && c.len() <= 2048)
-            .ok_or_else(|| fail(AppError::provider_error("The provider sent no code.")))?;
-        let claims = p
-            .finish(code, &st.pkce_verifier, &st.nonce)
-            .await
-            .map_err(|e| {
-                tracing::warn!(
-                    provider,
-                    error = format!("{e:#}"),
-                    "code exchange or ID token failed"
-                );
-                fail(AppError::provider_error(
-                    "The provider's answer could not be verified.",
-                ))
-            })?;
+        let claims = verified_claims(&p, &q, &st).await.map_err(fail)?;
 
         let callback = match st.callback_url.as_deref().map(Url::parse) {
             Some(Ok(u)) => u,
@@ -188,7 +158,8 @@ impl AppState {
         })
     }
 
-    /// The decision order of docs/api.md §6 once the ID token is verified.
+    /// The decision order of docs/api.md §6 (Social sign-in) once the ID token is
+    /// verified: one function per step.
     pub(super) async fn decide(
         &self,
         provider: &str,
@@ -197,49 +168,86 @@ impl AppState {
         callback: &Url,
         meta: &RequestMeta,
     ) -> AppResult<Option<SignedIn>> {
-        let store = &self.inner.store;
-        let sub = claims.subject.as_str();
-
-        // 1. A link flow links the subject to the session's user.
         if let Some(uid) = link_user {
-            if !store.link(uid, provider, sub).await? {
-                let owner = store.linked_user(provider, sub).await?;
-                if owner.as_deref() != Some(uid) {
-                    return Err(AppError::account_already_linked());
-                }
-            }
-            return Ok(None);
+            return self
+                .link_to_session_user(provider, claims, uid)
+                .await
+                .map(|()| None);
         }
-
-        // 2. A known subject signs its user in.
-        if let Some(uid) = store.linked_user(provider, sub).await? {
-            let user = self.load_user(&uid).await?;
-            if !user.email_verified {
-                let asserted = claims.email_verified
-                    && claim_email(claims).is_some_and(|e| e.as_str() == user.email);
-                if !asserted {
-                    return Err(AppError::email_not_verified());
-                }
-                store.verify_by_provider(&uid, false).await?;
-                self.finalize_setup(&user).await?;
-            }
-            let user = self.load_user(&uid).await?;
-            return self.start_session(user, true, meta).await.map(Some);
+        if let Some(uid) = self
+            .inner
+            .store
+            .linked_user(provider, &claims.subject)
+            .await?
+        {
+            return self.sign_in_known(claims, &uid, meta).await.map(Some);
         }
-
         let email = claim_email(claims).ok_or_else(|| {
             AppError::provider_error("The provider did not share a usable email address.")
         })?;
-
-        // 3. An existing account with the same email is linked only on a verified email.
-        if let Some(user) = store.user_by_email(email.as_str()).await? {
+        if let Some(user) = self.inner.store.user_by_email(email.as_str()).await? {
             return self
                 .link_existing(provider, claims, user, meta)
                 .await
                 .map(Some);
         }
+        self.create_from_claims(provider, claims, &email, callback, meta)
+            .await
+            .map(Some)
+    }
 
-        // 4. No account: a new user, named under the rules of docs/api.md §2.
+    /// Step 1: a link flow links the subject to the session's user; already linked to
+    /// that user is a success, to someone else 409.
+    async fn link_to_session_user(
+        &self,
+        provider: &str,
+        claims: &SocialClaims,
+        uid: &str,
+    ) -> AppResult<()> {
+        let store = &self.inner.store;
+        if !store.link(uid, provider, &claims.subject).await? {
+            let owner = store.linked_user(provider, &claims.subject).await?;
+            if owner.as_deref() != Some(uid) {
+                return Err(AppError::account_already_linked());
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 2: a known subject signs its user in; a user still unverified is verified
+    /// first when the provider now asserts the user's email.
+    async fn sign_in_known(
+        &self,
+        claims: &SocialClaims,
+        uid: &str,
+        meta: &RequestMeta,
+    ) -> AppResult<SignedIn> {
+        let user = self.load_user(uid).await?;
+        if !user.email_verified {
+            let asserted = claims.email_verified
+                && claim_email(claims).is_some_and(|e| e.as_str() == user.email);
+            if !asserted {
+                return Err(AppError::email_not_verified());
+            }
+            self.inner.store.verify_by_provider(uid, false).await?;
+            self.finalize_setup(&user).await?;
+        }
+        let user = self.load_user(uid).await?;
+        self.start_session(user, true, meta).await
+    }
+
+    /// Step 4: no account: a new user, named under the rules of docs/api.md §2;
+    /// signed in when the provider asserts the email, else mailed a verification link
+    /// and answered `EMAIL_NOT_VERIFIED`.
+    async fn create_from_claims(
+        &self,
+        provider: &str,
+        claims: &SocialClaims,
+        email: &Email,
+        callback: &Url,
+        meta: &RequestMeta,
+    ) -> AppResult<SignedIn> {
+        let store = &self.inner.store;
         let name = Name::from_claim(claims.name.as_deref(), email.local_part());
         let Some(uid) = store
             .insert_social_user(
@@ -255,21 +263,17 @@ impl AppState {
                 .user_by_email(email.as_str())
                 .await?
                 .context("user vanished during social sign-in")?;
-            return self
-                .link_existing(provider, claims, user, meta)
-                .await
-                .map(Some);
+            return self.link_existing(provider, claims, user, meta).await;
         };
-        if !store.link(&uid, provider, sub).await? {
+        if !store.link(&uid, provider, &claims.subject).await? {
             return Err(AppError::account_already_linked());
         }
         let user = self.load_user(&uid).await?;
         if claims.email_verified {
             self.finalize_setup(&user).await?;
             let user = self.load_user(&uid).await?;
-            return self.start_session(user, true, meta).await.map(Some);
+            return self.start_session(user, true, meta).await;
         }
-        // Unverified: a verification email, and no session.
         if store
             .reserve_email(&uid, "verify-email", super::HOURLY_EMAIL_CAP, None)
             .await?
@@ -320,6 +324,44 @@ impl AppState {
             .await?
             .context("user vanished")?)
     }
+}
+
+/// The provider's answer at the callback, checked: no `error`, the right issuer, a
+/// code, and an ID token that the code exchange yields and that verifies.
+async fn verified_claims(
+    p: &crate::oidc::Provider,
+    q: &CallbackQuery,
+    st: &crate::store::OauthStateRow,
+) -> AppResult<SocialClaims> {
+    let provider = p.cfg.name.as_str();
+    if let Some(err) = q.error.as_deref() {
+        tracing::info!(provider, error = err, "provider refused the authorization");
+        return Err(AppError::provider_error(
+            "The provider did not authorize the sign-in.",
+        ));
+    }
+    if let Some(iss) = q.iss.as_deref()
+        && iss.trim_end_matches('/') != p.issuer().trim_end_matches('/')
+    {
+        return Err(AppError::provider_error(
+            "The response came from another issuer.",
+        ));
+    }
+    let code = q
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty() && c.len() <= 2048)
+        .ok_or_else(|| AppError::provider_error("The provider sent no code."))?;
+    p.finish(code, &st.pkce_verifier, &st.nonce)
+        .await
+        .map_err(|e| {
+            tracing::warn!(
+                provider,
+                error = format!("{e:#}"),
+                "code exchange or ID token failed"
+            );
+            AppError::provider_error("The provider's answer could not be verified.")
+        })
 }
 
 /// The claim's email, when it is a valid address.

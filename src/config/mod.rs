@@ -5,7 +5,6 @@
 //! message that names the variable.
 
 use crate::secret::Secret;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
@@ -279,40 +278,7 @@ impl Settings {
     /// Checks every value and fills the defaults that depend on `bound`, the address the
     /// listener actually got (differs from `bind` when the port is 0).
     pub fn resolve(&self, bound: SocketAddr) -> anyhow::Result<Config> {
-        let public_url = match &self.public_url {
-            Some(u) => base_url(u, "LATCH_PUBLIC_URL")?,
-            None => Url::parse(&format!("http://{bound}")).context("bound address")?,
-        };
-        let app_url = match &self.app_url {
-            Some(u) => base_url(u, "LATCH_APP_URL")?,
-            None => public_url.clone(),
-        };
-        let allowed_origins = match &self.allowed_origins {
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    let u = Url::parse(s)
-                        .with_context(|| format!("LATCH_ALLOWED_ORIGINS: `{s}` is not a URL"))?;
-                    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-                        bail!("LATCH_ALLOWED_ORIGINS: `{s}` is not an http(s) origin");
-                    }
-                    if u.path() != "/" || u.query().is_some() || !u.username().is_empty() {
-                        bail!("LATCH_ALLOWED_ORIGINS: `{s}` must be an origin only (scheme://host[:port])");
-                    }
-                    Ok(u.origin().ascii_serialization())
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?,
-            None => {
-                let mut v = vec![public_url.origin().ascii_serialization()];
-                let app = app_url.origin().ascii_serialization();
-                if !v.contains(&app) {
-                    v.push(app);
-                }
-                v
-            }
-        };
+        let (public_url, app_url, allowed_origins) = self.urls(bound)?;
         let cookie_secure = self.cookie_secure.unwrap_or(public_url.scheme() == "https");
         if self.cookie_samesite == SameSite::None && !cookie_secure {
             bail!("LATCH_COOKIE_SAMESITE=None requires Secure cookies (LATCH_COOKIE_SECURE=true)");
@@ -325,33 +291,21 @@ impl Settings {
             lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(smtp.expose())
                 .map_err(|e| anyhow::anyhow!("LATCH_SMTP_URL is invalid: {e}"))?;
         }
-        let turnstile_flows = self
-            .turnstile_flows
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                if TURNSTILE_FLOWS.contains(&s) {
-                    Ok(s.to_string())
-                } else {
-                    bail!(
-                        "LATCH_TURNSTILE_FLOWS: unknown flow `{s}` (known: {})",
-                        TURNSTILE_FLOWS.join(", ")
-                    )
-                }
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let trusted_proxies = self
-            .trusted_proxies
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .map_err(|_| anyhow::anyhow!("LATCH_TRUSTED_PROXIES: `{s}` is not a CIDR"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let turnstile_flows = comma_list(&self.turnstile_flows, |s| {
+            if TURNSTILE_FLOWS.contains(&s) {
+                Ok(s.to_string())
+            } else {
+                bail!(
+                    "LATCH_TURNSTILE_FLOWS: unknown flow `{s}` (known: {})",
+                    TURNSTILE_FLOWS.join(", ")
+                )
+            }
+        })?;
+        let trusted_proxies = comma_list(&self.trusted_proxies, |s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| anyhow::anyhow!("LATCH_TRUSTED_PROXIES: `{s}` is not a CIDR"))
+        })?;
         let argon2 = Argon2Cost {
             memory_kib: self.argon2_memory_kib,
             iterations: self.argon2_iterations,
@@ -409,6 +363,43 @@ impl Settings {
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
         })
     }
+
+    /// The public URL, the app URL and the allowed origins (default: the origins of
+    /// those two URLs).
+    fn urls(&self, bound: SocketAddr) -> anyhow::Result<(Url, Url, Vec<String>)> {
+        let public_url = match &self.public_url {
+            Some(u) => base_url(u, "LATCH_PUBLIC_URL")?,
+            None => Url::parse(&format!("http://{bound}")).context("bound address")?,
+        };
+        let app_url = match &self.app_url {
+            Some(u) => base_url(u, "LATCH_APP_URL")?,
+            None => public_url.clone(),
+        };
+        let allowed_origins = match &self.allowed_origins {
+            Some(list) => comma_list(list, |s| {
+                let u = Url::parse(s)
+                    .with_context(|| format!("LATCH_ALLOWED_ORIGINS: `{s}` is not a URL"))?;
+                if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+                    bail!("LATCH_ALLOWED_ORIGINS: `{s}` is not an http(s) origin");
+                }
+                if u.path() != "/" || u.query().is_some() || !u.username().is_empty() {
+                    bail!(
+                        "LATCH_ALLOWED_ORIGINS: `{s}` must be an origin only (scheme://host[:port])"
+                    );
+                }
+                Ok(u.origin().ascii_serialization())
+            })?,
+            None => {
+                let mut v = vec![public_url.origin().ascii_serialization()];
+                let app = app_url.origin().ascii_serialization();
+                if !v.contains(&app) {
+                    v.push(app);
+                }
+                v
+            }
+        };
+        Ok((public_url, app_url, allowed_origins))
+    }
 }
 
 /// A base URL: http(s), no query or fragment, trailing slash removed from the path.
@@ -425,189 +416,17 @@ fn base_url(u: &Url, var: &str) -> anyhow::Result<Url> {
     Ok(u)
 }
 
-/// `github` → `Github`: the default display name of a provider.
-fn capitalized(name: &str) -> String {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
-/// Collects the `LATCH_OIDC_<NAME>_{ISSUER,CLIENT_ID,CLIENT_SECRET,SCOPES,DISPLAY_NAME}`
-/// blocks.
-pub fn oidc_providers(
-    vars: impl Iterator<Item = (String, String)>,
-) -> anyhow::Result<Vec<OidcProvider>> {
-    let mut blocks: BTreeMap<String, BTreeMap<&'static str, String>> = BTreeMap::new();
-    for (key, value) in vars {
-        let Some(rest) = key.strip_prefix("LATCH_OIDC_") else {
-            continue;
-        };
-        let field = [
-            "_CLIENT_SECRET",
-            "_CLIENT_ID",
-            "_ISSUER",
-            "_SCOPES",
-            "_DISPLAY_NAME",
-        ]
-        .into_iter()
-        .find(|suffix| rest.ends_with(suffix));
-        let Some(field) = field else {
-            bail!(
-                "{key}: unknown OIDC setting (expected _ISSUER, _CLIENT_ID, _CLIENT_SECRET, _SCOPES or _DISPLAY_NAME)"
-            );
-        };
-        let name = rest[..rest.len() - field.len()].to_ascii_lowercase();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            bail!("{key}: the provider name must be letters, digits or underscores");
-        }
-        blocks.entry(name).or_default().insert(field, value);
-    }
-    blocks
-        .into_iter()
-        .map(|(name, mut b)| {
-            let upper = name.to_ascii_uppercase();
-            let issuer = b
-                .remove("_ISSUER")
-                .with_context(|| format!("LATCH_OIDC_{upper}_ISSUER is required"))?;
-            let issuer_url = Url::parse(&issuer)
-                .with_context(|| format!("LATCH_OIDC_{upper}_ISSUER: `{issuer}` is not a URL"))?;
-            // Plain http only on loopback (test and development providers).
-            let loopback = match issuer_url.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                Some(url::Host::Domain(d)) => d == "localhost",
-                None => false,
-            };
-            match issuer_url.scheme() {
-                "https" => {}
-                "http" if loopback => {}
-                _ => bail!(
-                    "LATCH_OIDC_{upper}_ISSUER must be https (plain http only on loopback addresses)"
-                ),
-            }
-            let client_id = b
-                .remove("_CLIENT_ID")
-                .with_context(|| format!("LATCH_OIDC_{upper}_CLIENT_ID is required"))?;
-            let scopes = b
-                .remove("_SCOPES")
-                .unwrap_or_else(|| "openid email profile".into())
-                .split([' ', ','])
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect();
-            let display_name = match b.remove("_DISPLAY_NAME").map(|d| d.trim().to_string()) {
-                Some(d) if !d.is_empty() => d,
-                _ => capitalized(&name),
-            };
-            Ok(OidcProvider {
-                client_secret: b.remove("_CLIENT_SECRET").map(Secret::new),
-                name,
-                issuer,
-                client_id,
-                scopes,
-                display_name,
-            })
-        })
+/// Parses a comma-separated setting, skipping empty entries.
+fn comma_list<T>(raw: &str, parse: impl Fn(&str) -> anyhow::Result<T>) -> anyhow::Result<Vec<T>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(parse)
         .collect()
 }
 
+mod oidc;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn settings(args: &[&str]) -> Settings {
-        let mut all = vec!["latch"];
-        all.extend_from_slice(args);
-        Cli::try_parse_from(all).expect("parses").settings
-    }
-
-    #[test]
-    fn defaults_follow_the_bound_address() {
-        let cfg = settings(&[])
-            .resolve("127.0.0.1:4321".parse().unwrap())
-            .unwrap();
-        assert_eq!(cfg.public_url.as_str(), "http://127.0.0.1:4321/");
-        assert_eq!(cfg.app_url, cfg.public_url);
-        assert_eq!(cfg.allowed_origins, vec!["http://127.0.0.1:4321"]);
-        assert!(!cfg.cookie_secure);
-    }
-
-    #[test]
-    fn samesite_none_requires_secure() {
-        let err = settings(&["--cookie-samesite", "None"])
-            .resolve("127.0.0.1:1".parse().unwrap())
-            .unwrap_err();
-        assert!(err.to_string().contains("Secure"), "{err}");
-        let ok = settings(&["--cookie-samesite", "none", "--cookie-secure", "true"])
-            .resolve("127.0.0.1:1".parse().unwrap());
-        assert!(ok.is_ok());
-    }
-
-    #[test]
-    fn invalid_numbers_are_refused_at_parse() {
-        let mut all = vec!["latch", "--lockout-threshold", "zero"];
-        assert!(Cli::try_parse_from(all.clone()).is_err());
-        all[2] = "0";
-        assert!(Cli::try_parse_from(all).is_err());
-    }
-
-    #[test]
-    fn oidc_blocks_are_grouped_by_name() {
-        let vars = [
-            ("LATCH_OIDC_ACME_ISSUER", "http://127.0.0.1:9000"),
-            ("LATCH_OIDC_ACME_CLIENT_ID", "latch"),
-            ("LATCH_OIDC_ACME_CLIENT_SECRET", "s3cret"),
-            ("PATH", "/bin"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string()));
-        let providers = oidc_providers(vars.into_iter()).unwrap();
-        assert_eq!(providers.len(), 1);
-        assert_eq!(providers[0].name, "acme");
-        assert_eq!(providers[0].scopes, ["openid", "email", "profile"]);
-        assert_eq!(providers[0].display_name, "Acme");
-        let named = [
-            ("LATCH_OIDC_ACME_ISSUER", "http://127.0.0.1:9000"),
-            ("LATCH_OIDC_ACME_CLIENT_ID", "latch"),
-            ("LATCH_OIDC_ACME_DISPLAY_NAME", "ACME Single Sign-On"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string()));
-        let providers = oidc_providers(named.into_iter()).unwrap();
-        assert_eq!(providers[0].display_name, "ACME Single Sign-On");
-        let bad = [("LATCH_OIDC_ACME_CLIENT_ID".to_string(), "x".to_string())];
-        assert!(oidc_providers(bad.into_iter()).is_err());
-        let plain_http = [
-            ("LATCH_OIDC_ACME_ISSUER", "http://idp.example.com"),
-            ("LATCH_OIDC_ACME_CLIENT_ID", "latch"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string()));
-        let err = oidc_providers(plain_http.into_iter()).unwrap_err();
-        assert!(err.to_string().contains("https"), "{err}");
-    }
-
-    #[test]
-    fn bad_origin_and_cidr_are_refused() {
-        let bound = "127.0.0.1:1".parse().unwrap();
-        assert!(
-            settings(&["--allowed-origins", "ftp://x"])
-                .resolve(bound)
-                .is_err()
-        );
-        assert!(
-            settings(&["--allowed-origins", "http://a.test/path"])
-                .resolve(bound)
-                .is_err()
-        );
-        assert!(
-            settings(&["--trusted-proxies", "10.0.0.0/8,nonsense"])
-                .resolve(bound)
-                .is_err()
-        );
-        assert!(
-            settings(&["--turnstile-flows", "sign-up,teleport"])
-                .resolve(bound)
-                .is_err()
-        );
-    }
-}
+pub use oidc::oidc_providers;
