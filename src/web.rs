@@ -298,13 +298,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            return Err(AppError::unsupported_media_type());
-        }
-        let bytes = read_body(req).await?;
+        let bytes = read_json_body(req).await?;
         parse_json(&bytes).map(JsonBody)
     }
 }
+
+/// The body of a request that needs a JSON object: 415 when a body comes without a
+/// JSON content type, 400 when there is no body at all (docs/api.md §2).
+pub async fn read_json_body(req: Request) -> Result<Bytes, AppError> {
+    if is_json(req.headers()) {
+        return read_body(req).await;
+    }
+    // Decided from the head alone: a body is announced by a non-zero Content-Length
+    // or by Transfer-Encoding (RFC 9112 §6.3).
+    let h = req.headers();
+    let announced = h.contains_key(header::TRANSFER_ENCODING)
+        || h.get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0");
+    Err(if announced {
+        AppError::unsupported_media_type()
+    } else {
+        AppError::bad_request(NOT_AN_OBJECT)
+    })
+}
+
+/// The message of a body that is not a JSON object.
+const NOT_AN_OBJECT: &str = "The request body must be a JSON object.";
 
 /// Parses a JSON body into `T`, with a 400 that says what is wrong. A body must be a
 /// JSON object (docs/api.md §2): serde would otherwise read an array as a struct's fields
@@ -313,7 +333,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(
             match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-                Ok(_) => AppError::bad_request("The request body must be a JSON object."),
+                Ok(_) => AppError::bad_request(NOT_AN_OBJECT),
                 Err(_) => AppError::bad_request("The request body is not valid JSON."),
             },
         );

@@ -33,14 +33,11 @@ impl axum::extract::FromRef<GraphqlState> for AppState {
 
 /// `POST /graphql`: JSON body rules of docs/api.md §2, then the operation.
 pub async fn post_graphql(State(gs): State<GraphqlState>, req: Request) -> Response {
-    if !is_json(req.headers()) {
-        return AppError::unsupported_media_type().into_response();
-    }
     let token = PresentedToken::from_headers(req.headers());
     let (parts, body) = req.into_parts();
     let meta = RequestMeta::from_parts(gs.app.config(), &parts);
     let req = Request::from_parts(parts, body);
-    let bytes = match read_body(req).await {
+    let bytes = match crate::web::read_json_body(req).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };

@@ -14,10 +14,7 @@ use crate::model::{
     StatusResult, TwoFactorStatus, VerifyEmailResult,
 };
 use crate::service::{AppState, Principal, RequestMeta, SignedIn};
-use crate::web::{
-    PresentedToken, clear_cookie, is_json, oauth_state_cookie, parse_json, read_body,
-    session_cookie,
-};
+use crate::web::{PresentedToken, clear_cookie, oauth_state_cookie, parse_json, session_cookie};
 
 /// The schema type served at `/graphql`.
 pub type LatchSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -293,3 +293,24 @@ async fn sign_in_methods_list_providers_by_id_and_the_turnstile_site_key() {
     let off = spawn_app_with_oidc(&["--turnstile-site-key", "0x4AAAAAAA-site"], vars).await;
     assert_eq!(methods_both_doors(&off).await["turnstile"], Value::Null);
 }
+
+#[tokio::test]
+async fn a_missing_body_is_400_and_a_body_without_json_type_is_415() {
+    let app = spawn_app().await;
+    for route in ["/auth/sign-in/email", "/auth/forget-password", "/graphql"] {
+        let empty = app.post_raw(route, None, Vec::new()).await;
+        assert_eq!(empty.status, 400, "{route}: {}", empty.text);
+        assert_eq!(empty.body["code"], "BAD_REQUEST");
+        let typed_empty = app
+            .post_raw(route, Some("application/json"), Vec::new())
+            .await;
+        assert_eq!(typed_empty.status, 400, "{route}");
+        let text = app
+            .post_raw(route, Some("text/plain"), b"{}".to_vec())
+            .await;
+        assert_eq!(text.status, 415, "{route}");
+    }
+    // Routes without fields take an empty body with any or no content type.
+    let r = app.post_raw("/auth/logout", None, Vec::new()).await;
+    assert_eq!(r.status, 200);
+}
