@@ -28,7 +28,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -37,7 +36,11 @@ use tokio::sync::{Semaphore, watch};
 use crate::envelope::Envelope;
 use crate::telemetry::names;
 
-pub use deadline::{Deadline, Detached};
+pub use deadline::{Deadlined, Detached};
+
+/// The application a connection serves: the envelope around the router under the
+/// request deadline.
+pub type App = Envelope<Deadlined>;
 use phase::{Expired, PhaseIo, Phases};
 
 /// The connection rules.
@@ -67,14 +70,17 @@ const WRITE_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting, lets
 /// every connection finish the request it is in, and returns when all are closed.
+///
+/// `detached` is the tracker the app's [`Deadlined`] was built with: handlers that
+/// outlived their deadline are waited for too.
 pub async fn serve(
     listener: TcpListener,
-    app: Envelope<Router>,
+    app: App,
+    detached: Detached,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let detached = Detached::default();
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -101,10 +107,9 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let mut stop = stop_rx.clone();
-        let detached = detached.clone();
         tokio::spawn(async move {
             metrics::gauge!(names::OPEN_CONNECTIONS).increment(1.0);
-            serve_connection(stream, peer, app, limits, detached, &mut stop).await;
+            serve_connection(stream, peer, app, limits, &mut stop).await;
             metrics::gauge!(names::OPEN_CONNECTIONS).decrement(1.0);
             drop(permit);
         });
@@ -121,9 +126,8 @@ pub async fn serve(
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
-    app: Envelope<Router>,
+    app: App,
     limits: ConnectionLimits,
-    detached: Detached,
     stop: &mut watch::Receiver<bool>,
 ) {
     let phases = Phases::new(
@@ -136,8 +140,6 @@ async fn serve_connection(
         app,
         peer,
         phases: phases.clone(),
-        request_timeout: limits.request_timeout,
-        detached,
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     // latch's own phases time heads; hyper's timer would count idle time as head time.
@@ -184,30 +186,60 @@ async fn serve_connection(
     }
 }
 
-/// The per-connection service: hands each request to the router with the peer
-/// address, under the request deadline, and tracks the connection's phase.
+/// The per-connection service: hands each request to the app with the peer address,
+/// and tracks the connection's phase.
 #[derive(Clone)]
 struct ConnectionService {
-    app: Envelope<Router>,
+    app: App,
     peer: SocketAddr,
     phases: Phases,
-    request_timeout: Duration,
-    detached: Detached,
 }
 
 impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for ConnectionService {
     type Response = axum::response::Response<phase::EndBody>;
     type Error = Infallible;
-    type Future = deadline::DeadlineFuture;
+    type Future = Answer<<App as tower::Service<axum::http::Request<axum::body::Body>>>::Future>;
 
     fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> Self::Future {
         self.phases.request_started();
         let mut req = req.map(axum::body::Body::new);
         req.extensions_mut().insert(ConnectInfo(self.peer));
-        Deadline::new(self.request_timeout, self.detached.clone()).run(
-            self.app.clone(),
-            req,
-            self.phases.clone(),
-        )
+        let mut app = self.app.clone();
+        Answer {
+            inner: tower::Service::call(&mut app, req),
+            phases: Some(self.phases.clone()),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The app's answer, its body tied to the connection's phase.
+    struct Answer<F> {
+        #[pin]
+        inner: F,
+        phases: Option<Phases>,
+    }
+}
+
+impl<F> Future for Answer<F>
+where
+    F: Future<Output = Result<axum::response::Response, Infallible>>,
+{
+    type Output = Result<axum::response::Response<phase::EndBody>, Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let Ok(res) = std::task::ready!(this.inner.poll(cx));
+        let phases = this.phases.take().unwrap_or_else(|| {
+            // Polled again after completion: an unused phase record, never a panic.
+            Phases::new(Duration::ZERO, Duration::ZERO, Duration::ZERO)
+        });
+        if res.extensions().get::<deadline::TimedOut>().is_some() {
+            phases.timeout_answered();
+        }
+        std::task::Poll::Ready(Ok(res.map(|b| phase::EndBody::new(b, phases))))
     }
 }

@@ -24,7 +24,9 @@ use crate::store::Store;
 /// A built application, bound to its port, ready to serve.
 pub struct Application {
     listener: TcpListener,
-    router: Envelope<Router>,
+    router: crate::server::App,
+    /// Handlers that outlive their request deadline; shutdown waits for them.
+    detached: crate::server::Detached,
     state: AppState,
 }
 
@@ -50,10 +52,12 @@ impl Application {
                 .discover_all(std::time::Duration::from_secs(30)),
         );
         let state = AppState::new(cfg, store, hasher, mailer, guard, providers);
-        let router = router(state.clone())?;
+        let detached = crate::server::Detached::default();
+        let router = router(state.clone(), detached.clone())?;
         Ok(Application {
             listener,
             router,
+            detached,
             state,
         })
     }
@@ -74,7 +78,14 @@ impl Application {
         tracing::info!("listening on {}", self.local_addr());
         let housekeeping = spawn_housekeeping(self.state.clone());
         let limits = crate::server::ConnectionLimits::from_config(self.state.config());
-        crate::server::serve(self.listener, self.router, limits, shutdown_signal()).await;
+        crate::server::serve(
+            self.listener,
+            self.router,
+            self.detached,
+            limits,
+            shutdown_signal(),
+        )
+        .await;
         for task in housekeeping {
             task.abort();
         }
@@ -133,7 +144,10 @@ async fn shutdown_signal() {
 /// Both doors, `/openapi.json`, the pages, `/metrics`, and the API document's 404/405
 /// bodies. Every route is registered through [`Routes`], which also hands the
 /// envelope its metric labels, so the two cannot drift apart.
-pub fn router(state: AppState) -> anyhow::Result<Envelope<Router>> {
+pub fn router(
+    state: AppState,
+    detached: crate::server::Detached,
+) -> anyhow::Result<crate::server::App> {
     let (rest_routes, openapi) = rest::router();
     let openapi_json = openapi.to_pretty_json().context("rendering OpenAPI")?;
     let mut routes = Routes {
@@ -187,6 +201,8 @@ pub fn router(state: AppState) -> anyhow::Result<Envelope<Router>> {
         &state.config().allowed_origins,
         patterns.iter().map(String::as_str),
     );
+    let timeout = std::time::Duration::from_secs(state.config().request_timeout_secs);
+    let router = crate::server::Deadlined::new(router, timeout, detached);
     Ok(Envelope::new(router, envelope))
 }
 

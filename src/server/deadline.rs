@@ -22,13 +22,8 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::Notify;
 use tower::Service;
 
-use super::phase::{EndBody, Phases, TrackedBody};
-use crate::envelope::Envelope;
+use super::phase::TrackedBody;
 use crate::error::AppError;
-
-/// The boxed future of one request under its deadline.
-pub type DeadlineFuture =
-    Pin<Box<dyn Future<Output = Result<Response<EndBody>, Infallible>> + Send>>;
 
 /// Handlers that outlived their request's deadline and finish in the background.
 #[derive(Clone, Default)]
@@ -57,60 +52,70 @@ impl Detached {
     }
 }
 
-/// The deadline of one request.
-pub struct Deadline {
+/// Marks an answer given by the deadline (the connection closes after it).
+#[derive(Clone, Copy)]
+pub struct TimedOut;
+
+/// The router under the request deadline. It sits inside the envelope, so a 408 or
+/// 503 carries the headers, the log line and the metric of any other answer.
+#[derive(Clone)]
+pub struct Deadlined {
+    inner: Router,
     timeout: Duration,
     detached: Detached,
 }
 
-impl Deadline {
-    pub fn new(timeout: Duration, detached: Detached) -> Deadline {
-        Deadline { timeout, detached }
+impl Deadlined {
+    pub fn new(inner: Router, timeout: Duration, detached: Detached) -> Deadlined {
+        Deadlined {
+            inner,
+            timeout,
+            detached,
+        }
+    }
+}
+
+impl Service<Request<Body>> for Deadlined {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
     }
 
-    /// Runs `req` through `app` under the deadline.
-    pub fn run(
-        self,
-        mut app: Envelope<Router>,
-        req: Request<Body>,
-        phases: Phases,
-    ) -> DeadlineFuture {
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
         let (parts, body) = req.into_parts();
         let (body, body_state) = TrackedBody::new(body);
         let req = Request::from_parts(parts, Body::new(body));
-        let mut handler = Box::pin(app.call(req));
-        let Deadline { timeout, detached } = self;
+        let mut handler = Box::pin(self.inner.call(req));
+        let (timeout, detached) = (self.timeout, self.detached.clone());
         Box::pin(async move {
-            let res = match tokio::time::timeout(timeout, &mut handler).await {
+            Ok(match tokio::time::timeout(timeout, &mut handler).await {
                 Ok(Ok(res)) => res,
                 Ok(Err(never)) => match never {},
                 Err(_) if body_state.client_is_late() => {
-                    phases.timeout_answered();
                     closing(AppError::request_timeout().into_response())
                 }
                 Err(_) => {
                     detached.spawn(async move {
                         let _ = handler.await;
                     });
-                    phases.timeout_answered();
                     closing(AppError::unavailable(1).into_response())
                 }
-            };
-            Ok(res.map(|b| EndBody::new(b, phases)))
+            })
         })
     }
 }
 
-/// An answer decided here, outside the envelope: the headers every answer carries,
-/// and `Connection: close`.
+/// A timeout answer: the connection closes after it, and it is counted here.
 fn closing(mut res: Response) -> Response {
-    let h = res.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res.extensions_mut().insert(TimedOut);
     metrics::counter!(crate::telemetry::names::CONNECTIONS_CLOSED, "reason" => "request_timeout")
         .increment(1);
     res
