@@ -151,7 +151,7 @@ async fn serve_connection(
         conn.as_mut().graceful_shutdown();
     }
     loop {
-        let wake = phases.deadline();
+        let wake = phases.arm();
         tokio::select! {
             res = conn.as_mut() => {
                 if let Err(e) = res {

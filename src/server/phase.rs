@@ -15,6 +15,10 @@ const HEAD: u8 = 0;
 const REQUEST: u8 = 1;
 const IDLE: u8 = 2;
 
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Which limit a connection ran past.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expired {
@@ -32,8 +36,12 @@ struct Inner {
     phase: AtomicU8,
     /// When the phase began, in nanoseconds since `origin`.
     since: AtomicU64,
-    /// Wakes the watchdog on every change of phase (a deadline may move earlier).
+    /// Wakes the watchdog when a change of phase moves the deadline before the time it
+    /// sleeps until (`armed`); later deadlines are found when it wakes, so a busy
+    /// keep-alive connection costs the watchdog nothing per request.
     notify: Notify,
+    /// When the watchdog will wake, in nanoseconds since `origin`.
+    armed: AtomicU64,
     /// The answer's body ended; the connection turns idle once it is flushed to the
     /// socket (a client that does not read its answer stays in the request phase).
     flush_pending: AtomicBool,
@@ -52,6 +60,7 @@ impl Phases {
             phase: AtomicU8::new(HEAD),
             since: AtomicU64::new(0),
             notify: Notify::new(),
+            armed: AtomicU64::new(u64::MAX),
             flush_pending: AtomicBool::new(false),
             timeout_answered: AtomicBool::new(false),
             head,
@@ -65,7 +74,26 @@ impl Phases {
         let now = u64::try_from(i.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
         i.since.store(now, Ordering::Relaxed);
         i.phase.store(phase, Ordering::Relaxed);
-        i.notify.notify_one();
+        let deadline = now.saturating_add(nanos(self.limit(phase)));
+        if deadline < i.armed.load(Ordering::Relaxed) {
+            i.notify.notify_one();
+        }
+    }
+
+    fn limit(&self, phase: u8) -> Duration {
+        match phase {
+            HEAD => self.0.head,
+            REQUEST => self.0.request,
+            _ => self.0.idle,
+        }
+    }
+
+    /// The current deadline, recorded as the time the watchdog sleeps until.
+    pub fn arm(&self) -> Instant {
+        let deadline = self.deadline();
+        let at = nanos(deadline.saturating_duration_since(self.0.origin));
+        self.0.armed.store(at, Ordering::Relaxed);
+        deadline
     }
 
     /// Bytes arrived: an idle connection starts reading its next head.
@@ -112,12 +140,7 @@ impl Phases {
     pub fn deadline(&self) -> Instant {
         let i = &self.0;
         let since = i.origin + Duration::from_nanos(i.since.load(Ordering::Relaxed));
-        since
-            + match i.phase.load(Ordering::Relaxed) {
-                HEAD => i.head,
-                REQUEST => i.request,
-                _ => i.idle,
-            }
+        since + self.limit(i.phase.load(Ordering::Relaxed))
     }
 
     /// The limit the connection ran past, if it did.
