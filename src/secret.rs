@@ -293,7 +293,6 @@ mod tests {
             user,
             session,
             token: s(),
-            cookie_max_age: None,
         };
         assert_hidden("SignedIn", format!("{signed:?}"));
         let meta = crate::service::RequestMeta {

@@ -55,6 +55,37 @@ pub fn session_cookie(cfg: &Config, token: &str, max_age: Option<i64>) -> String
     c
 }
 
+/// The session cookie for `session` and its `token`: a persistent session's cookie
+/// lives as long as the session (Max-Age rounded up), a `rememberMe: false` session's
+/// is a browser-session cookie.
+pub fn cookie_for_session(cfg: &Config, token: &str, session: &crate::store::SessionRow) -> String {
+    let max_age = session.persistent.then(|| {
+        let left = session.expires_at.millis() - crate::domain::Timestamp::now().millis();
+        ((left + 999) / 1000).max(0)
+    });
+    session_cookie(cfg, token, max_age)
+}
+
+/// The cookie to re-issue after a session check, if any: only for a session that was
+/// extended and that the request presented in the cookie (a bearer client keeps its
+/// token and has no cookie to refresh). Both doors use this one decision.
+pub fn refreshed_cookie(
+    cfg: &Config,
+    presented: &PresentedToken,
+    principal: &crate::service::Principal,
+) -> Option<String> {
+    match (
+        principal.refresh,
+        presented.from_cookie,
+        presented.as_deref(),
+    ) {
+        (crate::service::Refresh::Extended, true, Some(token)) => {
+            Some(cookie_for_session(cfg, token, &principal.session))
+        }
+        _ => None,
+    }
+}
+
 /// `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(cfg: &Config) -> String {
     session_cookie(cfg, "", Some(0))

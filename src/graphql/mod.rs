@@ -14,7 +14,10 @@ use crate::model::{
     StatusResult, TwoFactorStatus, VerifyEmailResult,
 };
 use crate::service::{AppState, Principal, RequestMeta, SignedIn};
-use crate::web::{PresentedToken, clear_cookie, oauth_state_cookie, parse_json, session_cookie};
+use crate::web::{
+    PresentedToken, clear_cookie, cookie_for_session, oauth_state_cookie, parse_json,
+    refreshed_cookie,
+};
 
 /// The schema type served at `/graphql`.
 pub type LatchSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -102,16 +105,14 @@ async fn principal(ctx: &Context<'_>) -> GqlResult<Principal> {
     let st = state(ctx);
     let req = request(ctx);
     let p = st.authenticate(req.token.as_deref()).await.map_err(gql)?;
-    if let (Some(max_age), true, Some(t)) =
-        (p.extended, req.token.from_cookie, req.token.as_deref())
-    {
-        ctx.append_http_header(header::SET_COOKIE, session_cookie(st.config(), t, max_age));
+    if let Some(cookie) = refreshed_cookie(st.config(), &req.token, &p) {
+        ctx.append_http_header(header::SET_COOKIE, cookie);
     }
     Ok(p)
 }
 
 fn set_session_cookie(ctx: &Context<'_>, s: &SignedIn) {
-    let cookie = session_cookie(state(ctx).config(), &s.token, s.cookie_max_age);
+    let cookie = cookie_for_session(state(ctx).config(), &s.token, &s.session);
     ctx.append_http_header(header::SET_COOKIE, cookie);
 }
 

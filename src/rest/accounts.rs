@@ -48,7 +48,7 @@ async fn verify_email(
     {
         Ok(v) => {
             let s = &v.signed_in;
-            let cookie = session_cookie(state.config(), &s.token, s.cookie_max_age);
+            let cookie = cookie_for_session(state.config(), &s.token, &s.session);
             Ok(match v.redirect {
                 Some(url) => with_cookies(found(&url), &[cookie]),
                 None => with_cookies(Json(s.to_verify_result()), &[cookie]),

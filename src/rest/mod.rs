@@ -20,7 +20,8 @@ use crate::redirect::with_query;
 use crate::service::{AppState, Principal, RequestMeta};
 use crate::web::{
     Json, JsonBody, NoFields, OAUTH_STATE_COOKIE, PresentedToken, append_cookies, clear_cookie,
-    clear_oauth_state_cookie, oauth_state_cookie, session_cookie, sole_cookie_value,
+    clear_oauth_state_cookie, cookie_for_session, oauth_state_cookie, refreshed_cookie,
+    sole_cookie_value,
 };
 
 mod accounts;
@@ -58,10 +59,9 @@ async fn principal(
     token: &PresentedToken,
 ) -> AppResult<(Principal, Vec<String>)> {
     let p = state.authenticate(token.as_deref()).await?;
-    let mut cookies = Vec::new();
-    if let (Some(max_age), true, Some(t)) = (p.extended, token.from_cookie, token.as_deref()) {
-        cookies.push(session_cookie(state.config(), t, max_age));
-    }
+    let cookies = refreshed_cookie(state.config(), token, &p)
+        .into_iter()
+        .collect();
     Ok((p, cookies))
 }
 

@@ -36,7 +36,7 @@ async fn sign_in(
     JsonBody(input): JsonBody<inputs::SignInEmail>,
 ) -> AppResult<Response> {
     let signed = state.sign_in(input, &meta).await?;
-    let cookie = session_cookie(state.config(), &signed.token, signed.cookie_max_age);
+    let cookie = cookie_for_session(state.config(), &signed.token, &signed.session);
     Ok(with_cookies(Json(signed.to_result()), &[cookie]))
 }
 

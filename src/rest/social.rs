@@ -182,7 +182,7 @@ async fn social_callback(
                 outcome
                     .signed_in
                     .iter()
-                    .map(|s| session_cookie(state.config(), &s.token, s.cookie_max_age)),
+                    .map(|s| cookie_for_session(state.config(), &s.token, &s.session)),
             );
             with_cookies(found(&outcome.redirect), &cookies)
         }

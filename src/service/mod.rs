@@ -69,14 +69,21 @@ pub struct RequestMeta {
     pub turnstile_token: Option<String>,
 }
 
+/// What a session check did to the session's lifetime: a door that carries the session
+/// in a cookie re-issues the cookie when the session was extended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    Unchanged,
+    Extended,
+}
+
 /// The caller's session, resolved from a cookie or bearer token.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user: UserRow,
     pub session: SessionRow,
-    /// Set when this request extended the session: the cookie should be re-issued with
-    /// this Max-Age (seconds), or as a browser-session cookie when `None` inside.
-    pub extended: Option<Option<i64>>,
+    /// What this check did to the session's lifetime.
+    pub refresh: Refresh,
 }
 
 /// A session just created, with its secret token (shown once, then only its hash exists).
@@ -85,8 +92,6 @@ pub struct SignedIn {
     pub user: UserRow,
     pub session: SessionRow,
     pub token: String,
-    /// Max-Age of the cookie in seconds; `None` for a browser-session cookie.
-    pub cookie_max_age: Option<i64>,
 }
 
 impl SignedIn {
@@ -230,6 +235,6 @@ fn merge_validation<'a>(errors: impl IntoIterator<Item = Option<&'a AppError>>) 
     }
 }
 
-crate::debug_redacted!(SignedIn { user, session, cookie_max_age } hiding { token });
+crate::debug_redacted!(SignedIn { user, session } hiding { token });
 
 crate::debug_redacted!(RequestMeta { ip, user_agent } hiding { turnstile_token });

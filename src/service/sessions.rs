@@ -123,12 +123,10 @@ impl AppState {
                 user_agent: meta.user_agent.as_deref(),
             })
             .await?;
-        let cookie_max_age = remember.then(|| remaining_secs(&session));
         Ok(SignedIn {
             user,
             session,
             token,
-            cookie_max_age,
         })
     }
 
@@ -149,7 +147,7 @@ impl AppState {
             .ok_or_else(AppError::unauthorized)?;
         let cfg = &self.inner.cfg;
         let now = Timestamp::now();
-        let mut extended = None;
+        let mut refresh = Refresh::Unchanged;
         let since_refresh = (now.millis() - session.refreshed_at.millis()) / 1000;
         if since_refresh >= i64::try_from(cfg.session_refresh_secs).unwrap_or(i64::MAX) {
             let (ttl, _) = session_lifetimes(cfg, session.persistent);
@@ -161,13 +159,13 @@ impl AppState {
                     .await?;
                 session.expires_at = new_expiry;
                 session.refreshed_at = now;
-                extended = Some(session.persistent.then(|| remaining_secs(&session)));
+                refresh = Refresh::Extended;
             }
         }
         Ok(Principal {
             user,
             session,
-            extended,
+            refresh,
         })
     }
 
@@ -222,9 +220,4 @@ pub(super) fn session_lifetimes(cfg: &Config, remember: bool) -> (u64, u64) {
             cfg.session_max_age_secs.min(SHORT_SESSION_SECS),
         )
     }
-}
-
-pub(super) fn remaining_secs(s: &SessionRow) -> i64 {
-    // Rounded up: a session created with a 100 s lifetime says Max-Age=100.
-    ((s.expires_at.millis() - Timestamp::now().millis() + 999) / 1000).max(0)
 }
