@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
+use async_graphql::extensions::{ExtensionContext, NextValidation};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ServerError, ValidationResult};
 
@@ -41,12 +41,12 @@ pub struct Documents {
 pub struct Prepared {
     /// What strict validation gave the document before, for exactly this request.
     pub validated: Option<KnownValidation>,
-    /// Set by [`ValidationProbe`] when strict validation passes; `Some` when the
+    /// Set by [`validation`] when strict validation passes; `Some` when the
     /// outcome should be remembered.
     pub probe: Option<Arc<ValidationPassed>>,
 }
 
-/// Request data through which [`ValidationProbe`] reports a passed validation.
+/// Request data through which [`validation`] reports a passed validation.
 #[derive(Default)]
 pub struct ValidationPassed(Mutex<Option<ValidationResult>>);
 
@@ -138,36 +138,24 @@ fn single_query(doc: &ExecutableDocument) -> bool {
     }
 }
 
-/// The schema's extension: answers validation with the request's [`KnownValidation`]
-/// when it carries one; otherwise validates and reports a pass to the request's
-/// [`ValidationPassed`], when it has one.
-pub struct ValidationProbe;
-
-impl ExtensionFactory for ValidationProbe {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ValidationProbe)
+/// Validation under the document cache: the request's [`KnownValidation`] when it
+/// carries one; otherwise strict validation, reporting a pass to the request's
+/// [`ValidationPassed`] when it has one.
+pub async fn validation(
+    ctx: &ExtensionContext<'_>,
+    next: NextValidation<'_>,
+) -> Result<ValidationResult, Vec<ServerError>> {
+    if let Some(known) = ctx.data_opt::<KnownValidation>() {
+        return Ok(known.0);
     }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ValidationProbe {
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        if let Some(known) = ctx.data_opt::<KnownValidation>() {
-            return Ok(known.0);
-        }
-        let res = next.run(ctx).await;
-        if let Ok(v) = &res
-            && let Some(probe) = ctx.data_opt::<Arc<ValidationPassed>>()
-            && let Ok(mut slot) = probe.0.lock()
-        {
-            *slot = Some(*v);
-        }
-        res
+    let res = next.run(ctx).await;
+    if let Ok(v) = &res
+        && let Some(probe) = ctx.data_opt::<Arc<ValidationPassed>>()
+        && let Ok(mut slot) = probe.0.lock()
+    {
+        *slot = Some(*v);
     }
+    res
 }
 
 #[cfg(test)]

@@ -16,9 +16,7 @@ pub struct GraphqlState {
 impl GraphqlState {
     pub fn new(app: AppState) -> GraphqlState {
         GraphqlState {
-            schema: schema_builder(Some(app.clone()))
-                .extension(documents::ValidationProbe)
-                .finish(),
+            schema: schema_builder(Some(app.clone())).finish(),
             documents: Default::default(),
             app,
         }

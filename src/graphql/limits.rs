@@ -6,15 +6,13 @@
 //! could learn the schema. This extension measures the parsed document instead: each
 //! selected field counts 1 toward complexity (aliases included, fragments expanded
 //! where they are spread) and one level toward depth, except `__schema`, `__type` and
-//! everything below them, which count toward neither. It runs right after parsing, so
-//! a refused document is refused before validation and before anything runs.
+//! everything below them, which count toward neither. [`check`] runs right after
+//! parsing, so a refused document is refused before validation and before anything runs.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, Variables};
+use async_graphql::{ServerError, ServerResult};
 
 /// Deepest nesting of fields allowed.
 pub const MAX_DEPTH: u32 = 12;
@@ -137,42 +135,24 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// The schema's extension that applies [`MAX_DEPTH`] and [`MAX_COMPLEXITY`].
-pub struct Limits;
-
-impl ExtensionFactory for Limits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Limits)
+/// Refuses a document past any limit (run right after parsing, see `extension`).
+pub fn check(doc: &ExecutableDocument) -> ServerResult<()> {
+    let m = measure(doc);
+    if m.depth > MAX_DEPTH {
+        return Err(ServerError::new("Query is nested too deep.", None));
     }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for Limits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let m = measure(&doc);
-        if m.depth > MAX_DEPTH {
-            return Err(ServerError::new("Query is nested too deep.", None));
-        }
-        if m.complexity > MAX_COMPLEXITY {
-            return Err(ServerError::new("Query is too complex.", None));
-        }
-        if m.introspection_lists > MAX_INTROSPECTION_LISTS
-            || m.introspection_fields > MAX_INTROSPECTION_FIELDS
-        {
-            return Err(ServerError::new(
-                "Introspection query is too deep or too large.",
-                None,
-            ));
-        }
-        Ok(doc)
+    if m.complexity > MAX_COMPLEXITY {
+        return Err(ServerError::new("Query is too complex.", None));
     }
+    if m.introspection_lists > MAX_INTROSPECTION_LISTS
+        || m.introspection_fields > MAX_INTROSPECTION_FIELDS
+    {
+        return Err(ServerError::new(
+            "Introspection query is too deep or too large.",
+            None,
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

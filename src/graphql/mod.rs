@@ -24,6 +24,7 @@ pub type LatchSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 mod accounts;
 mod documents;
+mod extension;
 mod http;
 mod limits;
 mod ops;
@@ -51,8 +52,7 @@ fn schema_builder(
         EmptySubscription,
     )
     .limit_recursive_depth(32)
-    .extension(limits::Limits)
-    .extension(schema_description::SchemaDescription);
+    .extension(extension::Latch);
     if let Some(s) = state {
         builder = builder.data(s);
     }

@@ -6,32 +6,9 @@
 //! graphql-core's `schema_description`) then build a schema that differs from
 //! `schema.graphql`. The GraphQL specification lets the field be null.
 
-use std::sync::Arc;
+use async_graphql::extensions::ResolveInfo;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
-};
-use async_graphql::{ServerResult, Value};
-
-pub struct SchemaDescription;
-
-impl ExtensionFactory for SchemaDescription {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(SchemaDescription)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for SchemaDescription {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        if info.parent_type == "__Schema" && info.name == "description" {
-            return Ok(Some(Value::Null));
-        }
-        next.run(ctx, info).await
-    }
+/// Whether the field being resolved is `__Schema.description`, answered `null`.
+pub fn is_schema_description(info: &ResolveInfo<'_>) -> bool {
+    info.parent_type == "__Schema" && info.name == "description"
 }
