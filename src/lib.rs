@@ -1,7 +1,8 @@
 //! latch: the account and session service behind a workspace dashboard.
 //!
-//! Dependencies run one way: `startup → {rest, graphql} → service → {store, mail,
-//! password}`; `config`, `domain`, `error`, `model` and `inputs` are leaves.
+//! Dependencies run one way: `startup → {server, rest, graphql} → service → {store,
+//! mail, password, oidc, guard}`; `domain`, `error`, `config`, `secret` and `telemetry`
+//! are leaves. The README's Architecture section says what each module may import.
 
 /// Settings from the environment (docs/api.md §1).
 pub mod config;

@@ -138,6 +138,12 @@ fn single_query(doc: &ExecutableDocument) -> bool {
     }
 }
 
+/// Whether the request carries a [`KnownValidation`]: its document passed strict
+/// validation and the limits before.
+pub fn known(ctx: &ExtensionContext<'_>) -> bool {
+    ctx.data_opt::<KnownValidation>().is_some()
+}
+
 /// Validation under the document cache: the request's [`KnownValidation`] when it
 /// carries one; otherwise strict validation, reporting a pass to the request's
 /// [`ValidationPassed`] when it has one.
