@@ -136,7 +136,7 @@ pub struct SignUpResult {
 }
 
 /// `POST /auth/sign-in/email`, mutation `signInEmail`.
-#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[derive(Clone, Serialize, SimpleObject, ToSchema)]
 #[graphql(serial)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInResult {
@@ -244,3 +244,5 @@ pub struct TurnstileMethod {
     /// The flows that need a token (`LATCH_TURNSTILE_FLOWS`).
     pub flows: Vec<String>,
 }
+
+crate::debug_redacted!(SignInResult { user, session } hiding { token });

@@ -217,14 +217,15 @@ mod tests {
         .unwrap();
         assert_hidden("Settings", format!("{:?}", cli.settings));
         let mut settings = cli.settings.clone();
-        settings.oidc_vars = vec![
+        settings.oidc_vars = crate::config::OidcVars(vec![
             (
                 "LATCH_OIDC_X_ISSUER".into(),
                 "https://idp.example.com".into(),
             ),
             ("LATCH_OIDC_X_CLIENT_ID".into(), "latch".into()),
             ("LATCH_OIDC_X_CLIENT_SECRET".into(), S.into()),
-        ];
+        ]);
+        assert_hidden("Settings with OIDC variables", format!("{settings:?}"));
         let cfg = settings.resolve("127.0.0.1:1".parse().unwrap()).unwrap();
         assert_hidden("Config", format!("{cfg:?}"));
 
@@ -295,6 +296,7 @@ mod tests {
             token: s(),
         };
         assert_hidden("SignedIn", format!("{signed:?}"));
+        assert_hidden("SignInResult", format!("{:?}", signed.to_result()));
         let meta = crate::service::RequestMeta {
             ip: None,
             user_agent: None,

@@ -166,7 +166,20 @@ pub struct Settings {
     /// `LATCH_OIDC_*` variables given in code (embedders, tests), read after the
     /// process environment.
     #[arg(skip)]
-    pub oidc_vars: Vec<(String, String)>,
+    pub oidc_vars: OidcVars,
+}
+
+/// `LATCH_OIDC_*` variables given in code: `Debug` names the variables, never their
+/// values (a client secret is among them).
+#[derive(Clone, Default)]
+pub struct OidcVars(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for OidcVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
 }
 
 fn parse_same_site(s: &str) -> Result<SameSite, String> {
@@ -353,7 +366,9 @@ impl Settings {
             password_min_score: self.password_min_score,
             password_min_classes: self.password_min_classes,
             argon2,
-            oidc_providers: oidc_providers(std::env::vars().chain(self.oidc_vars.iter().cloned()))?,
+            oidc_providers: oidc_providers(
+                std::env::vars().chain(self.oidc_vars.0.iter().cloned()),
+            )?,
             db_max_connections: self.db_max_connections,
             db_acquire_timeout_secs: self.db_acquire_timeout_secs,
             purge_interval_secs: self.purge_interval_secs,

@@ -25,18 +25,28 @@ use tower::Service;
 use super::phase::TrackedBody;
 use crate::error::AppError;
 
+/// Counts a detached handler down when it ends.
+struct Done(Detached);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        (self.0).0.0.fetch_sub(1, Ordering::SeqCst);
+        (self.0).0.1.notify_waiters();
+    }
+}
+
 /// Handlers that outlived their request's deadline and finish in the background.
 #[derive(Clone, Default)]
 pub struct Detached(Arc<(AtomicUsize, Notify)>);
 
 impl Detached {
     fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
-        let this = self.clone();
-        this.0.0.fetch_add(1, Ordering::SeqCst);
+        self.0.0.fetch_add(1, Ordering::SeqCst);
+        // Counted down when the task ends, even by a panic.
+        let done = Done(self.clone());
         tokio::spawn(async move {
+            let _done = done;
             work.await;
-            this.0.0.fetch_sub(1, Ordering::SeqCst);
-            this.0.1.notify_waiters();
         });
     }
 

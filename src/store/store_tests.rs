@@ -214,3 +214,38 @@ async fn a_token_is_consumed_exactly_once() {
         Some("new-hash")
     );
 }
+
+#[tokio::test]
+async fn a_remembered_session_check_sees_every_write_at_once() {
+    // The per-thread memo answers a repeated check from memory; any write through the
+    // pool must make the next check read again (within the memo's freshness window).
+    let (store, _dir) = fresh().await;
+    let uid = user(&store, "memo@example.com").await;
+    let now = Timestamp::now();
+    let new = |hash: &'static str| NewSession {
+        token_hash: hash,
+        user_id: Box::leak(uid.clone().into_boxed_str()),
+        expires_at: now.plus_secs(600),
+        max_expires_at: now.plus_secs(1200),
+        persistent: true,
+        ip_address: None,
+        user_agent: None,
+    };
+    store.insert_session(new("m1")).await.unwrap();
+    let check = |h: &'static str| {
+        let store = store.clone();
+        async move { store.session_by_token(h).await.unwrap() }
+    };
+    let (_, u) = check("m1").await.expect("a session");
+    assert!(!u.has_password);
+    assert!(check("m1").await.is_some(), "remembered");
+    store.set_password(&uid, Some("h")).await.unwrap();
+    let (_, u) = check("m1").await.expect("still a session");
+    assert!(u.has_password, "a password set is seen at once");
+    store.delete_session_by_token("m1").await.unwrap();
+    assert!(check("m1").await.is_none(), "a logout is seen at once");
+    store.insert_session(new("m2")).await.unwrap();
+    assert!(check("m2").await.is_some());
+    store.delete_sessions_of(&uid, None).await.unwrap();
+    assert!(check("m2").await.is_none(), "a revocation is seen at once");
+}

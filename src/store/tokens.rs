@@ -58,6 +58,18 @@ impl Store {
         let now = Timestamp::now().millis();
         let pool = self.pool();
         let mut tx = pool.begin().await?;
+        // The user's row first, while still unverified: a verification running at the
+        // same time either committed before (nothing is stored) or waits for this.
+        let unverified = sqlx::query(
+            "UPDATE users SET updated_at = updated_at WHERE id = $1 AND email_verified = 0",
+        )
+        .bind(t.user_id)
+        .execute(&mut *tx)
+        .await?;
+        if unverified.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         let inserted = sqlx::query(
             "INSERT INTO one_time_tokens \
              (id, token_hash, user_id, purpose, password_hash, name, callback_url, expires_at, \
@@ -160,6 +172,12 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         };
+        // The user's row before counting and voiding: a sign-up storing a link at the
+        // same time waits, then finds the account verified.
+        sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+            .bind(&token.user_id)
+            .execute(&mut *tx)
+            .await?;
         let others: i64 = sqlx::query_scalar(
             "SELECT COUNT(DISTINCT signup_request) FROM one_time_tokens \
              WHERE user_id = $1 AND purpose = 'verify-email' AND consumed_at IS NULL \
@@ -183,7 +201,8 @@ impl Store {
             "UPDATE users SET email_verified = 1, \
              password_hash = CASE WHEN email_verified = 0 THEN COALESCE($1, password_hash) \
                  ELSE password_hash END, \
-             name = COALESCE($2, name), updated_at = $3 \
+             name = CASE WHEN email_verified = 0 THEN COALESCE($2, name) ELSE name END, \
+             updated_at = $3 \
              WHERE id = $4",
         )
         .bind(

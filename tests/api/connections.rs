@@ -218,7 +218,10 @@ async fn past_the_connection_cap_a_client_waits_until_one_closes() {
     let mut buf = [0u8; 64];
     let waited = tokio::time::timeout(Duration::from_millis(700), c.read(&mut buf)).await;
     assert!(waited.is_err(), "no answer while two connections are open");
-    // The open ones are still served.
+    // The open ones are still served, and latch holds no more than two.
+    let gauge = roundtrip(&mut a, "/metrics").await;
+    let body = gauge.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert_eq!(metric(body, "latch_open_connections "), 2.0, "{gauge}");
     assert!(
         roundtrip(&mut a, "/healthz")
             .await

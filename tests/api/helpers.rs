@@ -108,7 +108,7 @@ async fn spawn(extra: &[&str], oidc: Vec<(String, String)>, close_db: bool) -> T
     }
     args.extend_from_slice(extra);
     let mut settings = Cli::try_parse_from(args).expect("test settings").settings;
-    settings.oidc_vars = oidc;
+    settings.oidc_vars = latch::config::OidcVars(oidc);
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
     }
