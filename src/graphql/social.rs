@@ -31,24 +31,14 @@ impl SocialMutation {
         ctx: &Context<'_>,
         input: inputs::SocialSignIn,
     ) -> GqlResult<SocialUrl> {
-        let st = state(ctx);
-        let start = st
-            .social_start(
-                &input.provider,
-                input.callback_url.as_deref(),
-                input.error_callback_url.as_deref(),
-                None,
-                &request(ctx).meta,
-            )
-            .await
-            .map_err(gql)?;
-        ctx.append_http_header(
-            header::SET_COOKIE,
-            oauth_state_cookie(st.config(), &start.binding),
-        );
-        Ok(SocialUrl {
-            url: start.url.into(),
-        })
+        start_flow(
+            ctx,
+            &input.provider,
+            input.callback_url.as_deref(),
+            input.error_callback_url.as_deref(),
+            None,
+        )
+        .await
     }
 
     /// Starts linking a provider to the signed-in user.
@@ -58,24 +48,14 @@ impl SocialMutation {
         input: inputs::LinkSocial,
     ) -> GqlResult<SocialUrl> {
         let p = principal(ctx).await?;
-        let st = state(ctx);
-        let start = st
-            .social_start(
-                &input.provider,
-                input.callback_url.as_deref(),
-                input.error_callback_url.as_deref(),
-                Some(&p),
-                &request(ctx).meta,
-            )
-            .await
-            .map_err(gql)?;
-        ctx.append_http_header(
-            header::SET_COOKIE,
-            oauth_state_cookie(st.config(), &start.binding),
-        );
-        Ok(SocialUrl {
-            url: start.url.into(),
-        })
+        start_flow(
+            ctx,
+            &input.provider,
+            input.callback_url.as_deref(),
+            input.error_callback_url.as_deref(),
+            Some(&p),
+        )
+        .await
     }
 
     /// Removes a way to sign in, never the last one.
@@ -88,4 +68,33 @@ impl SocialMutation {
         state(ctx).unlink_provider(&p, input).await.map_err(gql)?;
         Ok(StatusResult { status: true })
     }
+}
+
+/// Starts a social flow for either mutation: the provider's URL, and the `oauth_state`
+/// cookie that binds the flow to this browser.
+async fn start_flow(
+    ctx: &Context<'_>,
+    provider: &str,
+    callback_url: Option<&str>,
+    error_callback_url: Option<&str>,
+    link_to: Option<&Principal>,
+) -> GqlResult<SocialUrl> {
+    let st = state(ctx);
+    let start = st
+        .social_start(
+            provider,
+            callback_url,
+            error_callback_url,
+            link_to,
+            &request(ctx).meta,
+        )
+        .await
+        .map_err(gql)?;
+    ctx.append_http_header(
+        header::SET_COOKIE,
+        oauth_state_cookie(st.config(), &start.binding),
+    );
+    Ok(SocialUrl {
+        url: start.url.into(),
+    })
 }
