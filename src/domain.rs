@@ -298,6 +298,17 @@ impl async_graphql::ScalarType for Timestamp {
     }
 }
 
+/// Facts about the HTTP request that operations record or check.
+#[derive(Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+    /// The `X-Turnstile-Token` header.
+    pub turnstile_token: Option<String>,
+}
+
+crate::debug_redacted!(RequestMeta { ip, user_agent } hiding { turnstile_token });
+
 #[cfg(test)]
 mod tests {
     use super::*;

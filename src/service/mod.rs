@@ -8,9 +8,9 @@ mod passwords;
 mod sessions;
 mod social;
 
+pub use crate::domain::RequestMeta;
 pub use social::{CallbackFailure, CallbackOutcome};
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -58,15 +58,6 @@ struct Inner {
     mailer: Mailer,
     guard: Guard,
     providers: Providers,
-}
-
-/// Facts about the HTTP request that operations record or check.
-#[derive(Clone, Default)]
-pub struct RequestMeta {
-    pub ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-    /// The `X-Turnstile-Token` header.
-    pub turnstile_token: Option<String>,
 }
 
 /// What a session check did to the session's lifetime: a door that carries the session
@@ -236,5 +227,3 @@ fn merge_validation<'a>(errors: impl IntoIterator<Item = Option<&'a AppError>>) 
 }
 
 crate::debug_redacted!(SignedIn { user, session } hiding { token });
-
-crate::debug_redacted!(RequestMeta { ip, user_agent } hiding { turnstile_token });
