@@ -70,12 +70,11 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        let inserted = sqlx::query(
+        sqlx::query(
             "INSERT INTO one_time_tokens \
              (id, token_hash, user_id, purpose, password_hash, name, callback_url, expires_at, \
               created_at, signup_request) \
-             SELECT $1, $2, $3, 'verify-email', $4, $5, $6, $7, $8, $9 \
-             WHERE EXISTS (SELECT 1 FROM users WHERE id = $3 AND email_verified = 0)",
+             VALUES ($1, $2, $3, 'verify-email', $4, $5, $6, $7, $8, $9)",
         )
         .bind(new_id())
         .bind(t.token_hash)
@@ -88,10 +87,6 @@ impl Store {
         .bind(t.request)
         .execute(&mut *tx)
         .await?;
-        if inserted.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
         sqlx::query(
             "UPDATE one_time_tokens SET consumed_at = $1 \
              WHERE user_id = $2 AND purpose = 'verify-email' AND consumed_at IS NULL \

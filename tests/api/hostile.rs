@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const POST_ROUTES: &[&str] = &[
+pub(crate) const POST_ROUTES: &[&str] = &[
     "/auth/sign-up/email",
     "/auth/sign-in/email",
     "/auth/logout",
