@@ -164,6 +164,12 @@ impl Password {
     }
 }
 
+impl crate::secret::Presence for Password {
+    fn is_present(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(***)")

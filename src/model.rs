@@ -11,7 +11,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::Timestamp;
-use crate::store::{SessionRow, UserRow};
+use crate::service::{Account, LinkedMethod, Methods, Principal, SignedIn, TwoFactorState};
+use crate::store::{MembershipRow, SessionRow, UserRow};
 
 /// An account.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -243,6 +244,102 @@ pub struct TurnstileMethod {
     pub site_key: Option<String>,
     /// The flows that need a token (`LATCH_TURNSTILE_FLOWS`).
     pub flows: Vec<String>,
+}
+
+// The service's answers in the doors' shapes.
+
+impl From<Principal> for SessionInfo {
+    fn from(p: Principal) -> Self {
+        SessionInfo {
+            session: Session::from(p.session),
+            user: User::from(p.user),
+        }
+    }
+}
+
+impl From<&SignedIn> for SignInResult {
+    fn from(s: &SignedIn) -> Self {
+        SignInResult {
+            user: User::from(&s.user),
+            session: Session::from(&s.session),
+            token: s.token.clone(),
+        }
+    }
+}
+
+impl From<&SignedIn> for VerifyEmailResult {
+    fn from(s: &SignedIn) -> Self {
+        VerifyEmailResult {
+            user: User::from(&s.user),
+            session: Session::from(&s.session),
+        }
+    }
+}
+
+impl From<UserRow> for SignUpResult {
+    fn from(user: UserRow) -> Self {
+        SignUpResult {
+            user: User::from(user),
+            verification_sent: true,
+        }
+    }
+}
+
+impl From<MembershipRow> for Workspace {
+    fn from(m: MembershipRow) -> Self {
+        Workspace {
+            id: m.workspace_id,
+            name: m.name,
+            slug: m.slug,
+            role: m.role,
+        }
+    }
+}
+
+impl From<Account> for Me {
+    fn from(a: Account) -> Self {
+        Me {
+            user: User::from(a.user),
+            workspaces: a.workspaces.into_iter().map(Workspace::from).collect(),
+            active_workspace_id: a.active_workspace_id,
+        }
+    }
+}
+
+impl From<LinkedMethod> for LinkedAccount {
+    fn from(l: LinkedMethod) -> Self {
+        LinkedAccount {
+            provider: l.provider,
+            account_id: l.account_id,
+            created_at: l.created_at,
+        }
+    }
+}
+
+impl From<TwoFactorState> for TwoFactorStatus {
+    fn from(t: TwoFactorState) -> Self {
+        TwoFactorStatus {
+            enabled: t.enabled,
+            methods: t.methods,
+        }
+    }
+}
+
+impl From<Methods> for SignInMethods {
+    fn from(m: Methods) -> Self {
+        SignInMethods {
+            password: m.password,
+            passkey: m.passkey,
+            providers: m
+                .providers
+                .into_iter()
+                .map(|(id, display_name)| SignInProvider { id, display_name })
+                .collect(),
+            turnstile: m
+                .turnstile
+                .map(|(site_key, flows)| TurnstileMethod { site_key, flows }),
+        }
+    }
 }
 
 crate::debug_redacted!(SignInResult { user, session } hiding { token });

@@ -296,7 +296,63 @@ mod tests {
             token: s(),
         };
         assert_hidden("SignedIn", format!("{signed:?}"));
-        assert_hidden("SignInResult", format!("{:?}", signed.to_result()));
+        assert_hidden(
+            "SignInResult",
+            format!("{:?}", crate::model::SignInResult::from(&signed)),
+        );
+        {
+            use crate::domain::{Email, Name, Password};
+            use crate::service::commands::*;
+            let pw = || Password::new(S);
+            let email = || Email::parse("a@b.c", "email").unwrap();
+            let commands = [
+                format!(
+                    "{:?}",
+                    NewAccount {
+                        email: email(),
+                        name: Name::parse("A").unwrap(),
+                        password: pw(),
+                        callback_url: None
+                    }
+                ),
+                format!(
+                    "{:?}",
+                    Credentials {
+                        email: email(),
+                        password: pw(),
+                        remember_me: true
+                    }
+                ),
+                format!(
+                    "{:?}",
+                    PasswordReset {
+                        token: LinkToken::parse(S).unwrap(),
+                        new_password: pw()
+                    }
+                ),
+                format!(
+                    "{:?}",
+                    PasswordChange {
+                        current: pw(),
+                        new: pw(),
+                        revoke_other_sessions: true
+                    }
+                ),
+                format!("{:?}", NewPassword { new: pw() }),
+                format!(
+                    "{:?}",
+                    Callback {
+                        code: some(),
+                        state: some(),
+                        error: None,
+                        iss: None
+                    }
+                ),
+            ];
+            for c in commands {
+                assert_hidden("a command", c);
+            }
+        }
         let meta = crate::service::RequestMeta {
             ip: None,
             user_agent: None,

@@ -16,6 +16,7 @@ impl SignUpMutation {
         state(ctx)
             .sign_up(input, &request(ctx).meta)
             .await
+            .map(SignUpResult::from)
             .map_err(gql)
     }
 }
@@ -36,7 +37,7 @@ impl VerificationMutation {
             .await
             .map_err(gql)?;
         set_session_cookie(ctx, &v.signed_in);
-        Ok(v.signed_in.to_verify_result())
+        Ok(VerifyEmailResult::from(&v.signed_in))
     }
 
     /// Mails a new verification link to an unverified account (same answer either way).

@@ -9,6 +9,6 @@ pub struct OpsQuery;
 impl OpsQuery {
     /// The sign-in methods a page can offer; no session needed.
     async fn sign_in_methods(&self, ctx: &Context<'_>) -> SignInMethods {
-        state(ctx).sign_in_methods()
+        state(ctx).sign_in_methods().into()
     }
 }

@@ -10,13 +10,13 @@ impl SessionsQuery {
     /// The signed-in user, their workspaces and the active one.
     async fn me(&self, ctx: &Context<'_>) -> GqlResult<Me> {
         let p = principal(ctx).await?;
-        state(ctx).me(&p).await.map_err(gql)
+        state(ctx).me(&p).await.map(Me::from).map_err(gql)
     }
 
     /// The current session and its user.
     async fn session(&self, ctx: &Context<'_>) -> GqlResult<SessionInfo> {
         let p = principal(ctx).await?;
-        Ok(state(ctx).session_info(p))
+        Ok(SessionInfo::from(p))
     }
 }
 
@@ -36,7 +36,7 @@ impl SessionsMutation {
             .await
             .map_err(gql)?;
         set_session_cookie(ctx, &s);
-        Ok(s.to_result())
+        Ok(SignInResult::from(&s))
     }
 
     /// Deletes the current session and clears the cookie; idempotent.

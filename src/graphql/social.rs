@@ -1,6 +1,7 @@
 //! Linked sign-in methods and social sign-in.
 
 use super::*;
+use crate::service::commands::SocialStart;
 
 #[derive(Default)]
 pub struct LinkedQuery;
@@ -10,13 +11,21 @@ impl LinkedQuery {
     /// Every way the user can sign in.
     async fn linked_accounts(&self, ctx: &Context<'_>) -> GqlResult<Vec<LinkedAccount>> {
         let p = principal(ctx).await?;
-        state(ctx).linked_accounts(&p).await.map_err(gql)
+        state(ctx)
+            .linked_accounts(&p)
+            .await
+            .map(|l| l.into_iter().map(LinkedAccount::from).collect())
+            .map_err(gql)
     }
 
     /// Whether a second factor is enabled, and which.
     async fn two_factor_status(&self, ctx: &Context<'_>) -> GqlResult<TwoFactorStatus> {
         let p = principal(ctx).await?;
-        state(ctx).two_factor_status(&p).await.map_err(gql)
+        state(ctx)
+            .two_factor_status(&p)
+            .await
+            .map(Into::into)
+            .map_err(gql)
     }
 }
 
@@ -31,14 +40,7 @@ impl SocialMutation {
         ctx: &Context<'_>,
         input: inputs::SocialSignIn,
     ) -> GqlResult<SocialUrl> {
-        start_flow(
-            ctx,
-            &input.provider,
-            input.callback_url.as_deref(),
-            input.error_callback_url.as_deref(),
-            None,
-        )
-        .await
+        start_flow(ctx, input.into(), None).await
     }
 
     /// Starts linking a provider to the signed-in user.
@@ -48,14 +50,7 @@ impl SocialMutation {
         input: inputs::LinkSocial,
     ) -> GqlResult<SocialUrl> {
         let p = principal(ctx).await?;
-        start_flow(
-            ctx,
-            &input.provider,
-            input.callback_url.as_deref(),
-            input.error_callback_url.as_deref(),
-            Some(&p),
-        )
-        .await
+        start_flow(ctx, input.into(), Some(&p)).await
     }
 
     /// Removes a way to sign in, never the last one.
@@ -65,7 +60,10 @@ impl SocialMutation {
         input: inputs::UnlinkProvider,
     ) -> GqlResult<StatusResult> {
         let p = principal(ctx).await?;
-        state(ctx).unlink_provider(&p, input).await.map_err(gql)?;
+        state(ctx)
+            .unlink_provider(&p, input.into())
+            .await
+            .map_err(gql)?;
         Ok(StatusResult { status: true })
     }
 }
@@ -74,20 +72,12 @@ impl SocialMutation {
 /// cookie that binds the flow to this browser.
 async fn start_flow(
     ctx: &Context<'_>,
-    provider: &str,
-    callback_url: Option<&str>,
-    error_callback_url: Option<&str>,
+    start: SocialStart,
     link_to: Option<&Principal>,
 ) -> GqlResult<SocialUrl> {
     let st = state(ctx);
     let start = st
-        .social_start(
-            provider,
-            callback_url,
-            error_callback_url,
-            link_to,
-            &request(ctx).meta,
-        )
+        .social_start(start, link_to, &request(ctx).meta)
         .await
         .map_err(gql)?;
     ctx.append_http_header(

@@ -23,7 +23,10 @@ async fn sign_up(
     meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::SignUpEmail>,
 ) -> AppResult<Json<SignUpResult>> {
-    state.sign_up(input, &meta).await.map(Json)
+    state
+        .sign_up(input, &meta)
+        .await
+        .map(|u| Json(SignUpResult::from(u)))
 }
 
 #[utoipa::path(get, path = "/auth/verify-email", tag = "auth",
@@ -51,7 +54,7 @@ async fn verify_email(
             let cookie = cookie_for_session(state.config(), &s.token, &s.session);
             Ok(match v.redirect {
                 Some(url) => with_cookies(found(&url), &[cookie]),
-                None => with_cookies(Json(s.to_verify_result()), &[cookie]),
+                None => with_cookies(Json(VerifyEmailResult::from(s)), &[cookie]),
             })
         }
         Err(e) if e.kind() == Kind::InvalidRedirect => Err(e),

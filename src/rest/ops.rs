@@ -11,7 +11,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/auth/sign-in-methods", tag = "auth",
     responses((status = 200, description = "What a sign-in page can offer; no session needed", body = SignInMethods)))]
 async fn sign_in_methods(State(state): State<AppState>) -> Json<SignInMethods> {
-    Json(state.sign_in_methods())
+    Json(state.sign_in_methods().into())
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "ops",

@@ -37,21 +37,21 @@ async fn sign_in(
 ) -> AppResult<Response> {
     let signed = state.sign_in(input, &meta).await?;
     let cookie = cookie_for_session(state.config(), &signed.token, &signed.session);
-    Ok(with_cookies(Json(signed.to_result()), &[cookie]))
+    Ok(with_cookies(Json(SignInResult::from(&signed)), &[cookie]))
 }
 
 #[utoipa::path(get, path = "/auth/session", tag = "auth",
     responses((status = 200, body = SessionInfo), (status = 401, body = ErrorBody)))]
 async fn session(State(state): State<AppState>, token: PresentedToken) -> AppResult<Response> {
     let (p, cookies) = principal(&state, &token).await?;
-    Ok(with_cookies(Json(state.session_info(p)), &cookies))
+    Ok(with_cookies(Json(SessionInfo::from(p)), &cookies))
 }
 
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, token: PresentedToken) -> AppResult<Response> {
     let (p, cookies) = principal(&state, &token).await?;
-    Ok(with_cookies(Json(state.me(&p).await?), &cookies))
+    Ok(with_cookies(Json(Me::from(state.me(&p).await?)), &cookies))
 }
 
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",

@@ -21,7 +21,12 @@ async fn linked_accounts(
 ) -> AppResult<Response> {
     let (p, cookies) = principal(&state, &token).await?;
     let accounts = state.linked_accounts(&p).await?;
-    Ok(with_cookies(Json(LinkedAccounts { accounts }), &cookies))
+    Ok(with_cookies(
+        Json(LinkedAccounts {
+            accounts: accounts.into_iter().map(Into::into).collect(),
+        }),
+        &cookies,
+    ))
 }
 
 #[utoipa::path(post, path = "/auth/unlink-provider", tag = "auth",
@@ -39,7 +44,7 @@ async fn unlink_provider(
     JsonBody(input): JsonBody<inputs::UnlinkProvider>,
 ) -> AppResult<Response> {
     let (p, cookies) = principal(&state, &token).await?;
-    state.unlink_provider(&p, input).await?;
+    state.unlink_provider(&p, input.into()).await?;
     Ok(with_cookies(status_ok(), &cookies))
 }
 
@@ -51,7 +56,7 @@ async fn two_factor_status(
 ) -> AppResult<Response> {
     let (p, cookies) = principal(&state, &token).await?;
     Ok(with_cookies(
-        Json(state.two_factor_status(&p).await?),
+        Json(TwoFactorStatus::from(state.two_factor_status(&p).await?)),
         &cookies,
     ))
 }
@@ -70,15 +75,7 @@ async fn social_sign_in(
     meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::SocialSignIn>,
 ) -> AppResult<Response> {
-    let start = state
-        .social_start(
-            &input.provider,
-            input.callback_url.as_deref(),
-            input.error_callback_url.as_deref(),
-            None,
-            &meta,
-        )
-        .await?;
+    let start = state.social_start(input.into(), None, &meta).await?;
     let cookie = oauth_state_cookie(state.config(), &start.binding);
     Ok(with_cookies(
         Json(SocialUrl {
@@ -104,13 +101,7 @@ async fn social_sign_in_redirect(
 ) -> AppResult<Response> {
     let Query(q) = query.map_err(|_| AppError::bad_request("Invalid query string."))?;
     let start = state
-        .social_start(
-            &provider,
-            q.callback_url.as_deref(),
-            q.error_callback_url.as_deref(),
-            None,
-            &meta,
-        )
+        .social_start(q.for_provider(provider), None, &meta)
         .await?;
     let cookie = oauth_state_cookie(state.config(), &start.binding);
     Ok(with_cookies(found(&start.url), &[cookie]))
@@ -132,15 +123,7 @@ async fn link_social(
     JsonBody(input): JsonBody<inputs::LinkSocial>,
 ) -> AppResult<Response> {
     let (p, mut cookies) = principal(&state, &token).await?;
-    let start = state
-        .social_start(
-            &input.provider,
-            input.callback_url.as_deref(),
-            input.error_callback_url.as_deref(),
-            Some(&p),
-            &meta,
-        )
-        .await?;
+    let start = state.social_start(input.into(), Some(&p), &meta).await?;
     cookies.push(oauth_state_cookie(state.config(), &start.binding));
     Ok(with_cookies(
         Json(SocialUrl {
@@ -176,7 +159,10 @@ async fn social_callback(
         }
     };
     let binding = sole_cookie_value(&headers, OAUTH_STATE_COOKIE);
-    match state.social_callback(&provider, q, binding, &meta).await {
+    match state
+        .social_callback(&provider, q.into(), binding, &meta)
+        .await
+    {
         Ok(outcome) => {
             cookies.extend(
                 outcome

@@ -1,6 +1,7 @@
 //! Sign-up, email verification and resend (docs/api.md §4, "Unverified accounts").
 
 use super::*;
+use commands::{LinkRequest, LinkToken, NewAccount};
 
 impl AppState {
     /// Creates an unverified account (or finds the unverified one) and mails a
@@ -8,31 +9,16 @@ impl AppState {
     #[tracing::instrument(skip_all)]
     pub async fn sign_up(
         &self,
-        input: inputs::SignUpEmail,
+        input: impl Submission<NewAccount>,
         meta: &RequestMeta,
-    ) -> AppResult<SignUpResult> {
-        self.gate(Flow::SignUp, meta, input.turnstile_token.as_deref())
-            .await?;
-        // Every invalid field is reported at once.
-        let email = Email::parse(&input.email, "email");
-        let name = Name::parse(&input.name);
-        let password = Password::new(&input.password);
-        let pw_check = match &email {
-            Ok(e) => self.inner.policy.check(
-                &password,
-                e,
-                name.as_ref().map(|n| n.as_str()).ok(),
-                "password",
-            ),
-            Err(_) => Ok(()),
-        };
-        merge_validation([
-            email.as_ref().err(),
-            name.as_ref().err(),
-            pw_check.as_ref().err(),
-        ])?;
-        let (email, name) = (email?, name?);
-        let callback = self.redirect(input.callback_url.as_deref())?;
+    ) -> AppResult<UserRow> {
+        let NewAccount {
+            email,
+            name,
+            password,
+            callback_url,
+        } = self.admit(Flow::SignUp, meta, input).await?;
+        let callback = self.redirect(callback_url.as_deref())?;
 
         let store = &self.inner.store;
         let user = match store
@@ -65,10 +51,7 @@ impl AppState {
             self.issue_verification(&user, &request).await?;
         }
         metrics::counter!(names::SIGN_UPS).increment(1);
-        Ok(SignUpResult {
-            user: User::from(&user),
-            verification_sent: true,
-        })
+        Ok(user)
     }
 
     /// Stores a verification link of a sign-up request and mails it (delivery runs in
@@ -142,12 +125,10 @@ impl AppState {
         self.gate(Flow::VerifyEmail, meta, None).await?;
         // A foreign callbackURL consumes nothing.
         let redirect = self.redirect(callback_url)?;
-        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
-            return Err(AppError::invalid_token());
-        }
+        let token = LinkToken::parse(token)?;
         let store = &self.inner.store;
         let consumed = store
-            .consume_verification(&token_hash(token))
+            .consume_verification(&token_hash(token.as_str()))
             .await?
             .ok_or_else(AppError::invalid_token)?;
         if !consumed.password_applied {
@@ -187,17 +168,12 @@ impl AppState {
     #[tracing::instrument(skip_all)]
     pub async fn resend_verification(
         &self,
-        input: inputs::ResendVerification,
+        input: impl Submission<LinkRequest>,
         meta: &RequestMeta,
     ) -> AppResult<()> {
-        self.gate(
-            Flow::ResendVerification,
-            meta,
-            input.turnstile_token.as_deref(),
-        )
-        .await?;
-        let email = Email::parse(&input.email, "email")?;
-        let callback = self.redirect(input.callback_url.as_deref())?;
+        let LinkRequest { email, redirect } =
+            self.admit(Flow::ResendVerification, meta, input).await?;
+        let callback = self.redirect(redirect.as_deref())?;
         let this = self.clone();
         tokio::spawn(async move {
             if let Err(e) = this.resend_work(email, callback).await {

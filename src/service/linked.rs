@@ -1,21 +1,22 @@
 //! The ways a user signs in: the password and linked providers; second factors.
 
 use super::*;
+use commands::Unlink;
 
 impl AppState {
     /// Every way the user can sign in: `credential` when a password is set, then each
     /// linked provider identity.
-    pub async fn linked_accounts(&self, p: &Principal) -> AppResult<Vec<LinkedAccount>> {
+    pub async fn linked_accounts(&self, p: &Principal) -> AppResult<Vec<LinkedMethod>> {
         let mut out = Vec::new();
         if p.user.has_password {
-            out.push(LinkedAccount {
+            out.push(LinkedMethod {
                 provider: "credential".into(),
                 account_id: p.user.id.clone(),
                 created_at: p.user.created_at,
             });
         }
         for l in self.inner.store.linked_accounts(&p.user.id).await? {
-            out.push(LinkedAccount {
+            out.push(LinkedMethod {
                 provider: l.provider,
                 account_id: l.subject,
                 created_at: l.created_at,
@@ -26,13 +27,9 @@ impl AppState {
 
     /// Removes a way to sign in, never the last one.
     #[tracing::instrument(skip_all)]
-    pub async fn unlink_provider(
-        &self,
-        p: &Principal,
-        input: inputs::UnlinkProvider,
-    ) -> AppResult<()> {
+    pub async fn unlink_provider(&self, p: &Principal, input: Unlink) -> AppResult<()> {
         let accounts = self.linked_accounts(p).await?;
-        let matches = |a: &&LinkedAccount| {
+        let matches = |a: &&LinkedMethod| {
             a.provider == input.provider
                 && input
                     .account_id
@@ -59,9 +56,9 @@ impl AppState {
         Ok(())
     }
 
-    pub async fn two_factor_status(&self, p: &Principal) -> AppResult<TwoFactorStatus> {
+    pub async fn two_factor_status(&self, p: &Principal) -> AppResult<TwoFactorState> {
         let methods = self.inner.store.two_factor_methods(&p.user.id).await?;
-        Ok(TwoFactorStatus {
+        Ok(TwoFactorState {
             enabled: !methods.is_empty(),
             methods,
         })

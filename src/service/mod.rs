@@ -3,13 +3,16 @@
 //! error codes. Nothing here knows about HTTP or GraphQL.
 
 mod accounts;
+pub mod commands;
 mod linked;
 mod passwords;
 mod sessions;
 mod social;
+mod views;
 
 pub use crate::domain::RequestMeta;
 pub use social::{CallbackFailure, CallbackOutcome};
+pub use views::{Account, LinkedMethod, Methods, TwoFactorState};
 
 use std::sync::Arc;
 
@@ -17,15 +20,10 @@ use anyhow::Context;
 use url::Url;
 
 use crate::config::Config;
-use crate::domain::{Email, MAX_TOKEN_LEN, Name, Password, Timestamp, new_token, token_hash};
+use crate::domain::{Email, MAX_TOKEN_LEN, Timestamp, new_token, token_hash};
 use crate::error::{AppError, AppResult, Kind};
 use crate::guard::{Flow, Guard};
-use crate::inputs;
 use crate::mail::{self, Mailer};
-use crate::model::{
-    LinkedAccount, Me, Session, SessionInfo, SignInMethods, SignInProvider, SignInResult,
-    SignUpResult, TurnstileMethod, TwoFactorStatus, User, VerifyEmailResult, Workspace,
-};
 use crate::oidc::Providers;
 use crate::password::{Hasher, Policy};
 use crate::redirect::{parse_optional, with_query};
@@ -33,6 +31,7 @@ use crate::store::{
     NewSession, NewSignupLink, NewToken, Purpose, SessionRow, Store, UserRow, new_request_id,
 };
 use crate::telemetry::names;
+use commands::Submission;
 
 /// Verification links live 24 h; reset links 1 h (docs/api.md §4).
 const VERIFY_TTL_SECS: u64 = 24 * 3600;
@@ -83,23 +82,6 @@ pub struct SignedIn {
     pub user: UserRow,
     pub session: SessionRow,
     pub token: String,
-}
-
-impl SignedIn {
-    pub fn to_result(&self) -> SignInResult {
-        SignInResult {
-            user: User::from(&self.user),
-            session: Session::from(&self.session),
-            token: self.token.clone(),
-        }
-    }
-
-    pub fn to_verify_result(&self) -> VerifyEmailResult {
-        VerifyEmailResult {
-            user: User::from(&self.user),
-            session: Session::from(&self.session),
-        }
-    }
 }
 
 /// A sign-up request about to get a verification link.
@@ -159,6 +141,18 @@ impl AppState {
         guard.bot_check(flow, token, meta.ip).await
     }
 
+    /// The gate, then the parse of the door's input into its command: a malformed
+    /// request spends quota like any other.
+    async fn admit<C>(
+        &self,
+        flow: Flow,
+        meta: &RequestMeta,
+        input: impl Submission<C>,
+    ) -> AppResult<C> {
+        self.gate(flow, meta, input.turnstile_token()).await?;
+        input.into_command(&self.inner.policy)
+    }
+
     pub fn config(&self) -> &Config {
         &self.inner.cfg
     }
@@ -175,54 +169,28 @@ impl AppState {
 
     /// The sign-in methods a page can offer (docs/api.md §4 `sign-in-methods`): no
     /// session needed, nothing secret (the Turnstile secret never leaves latch).
-    pub fn sign_in_methods(&self) -> SignInMethods {
+    pub fn sign_in_methods(&self) -> Methods {
         let cfg = &self.inner.cfg;
-        let mut providers: Vec<SignInProvider> = cfg
+        let mut providers: Vec<(String, String)> = cfg
             .oidc_providers
             .iter()
-            .map(|p| SignInProvider {
-                id: p.name.clone(),
-                display_name: p.display_name.clone(),
-            })
+            .map(|p| (p.name.clone(), p.display_name.clone()))
             .collect();
-        providers.sort_by(|a, b| a.id.cmp(&b.id));
-        SignInMethods {
+        providers.sort();
+        Methods {
             password: true,
             passkey: false,
             providers,
-            turnstile: cfg.turnstile_secret.as_ref().map(|_| TurnstileMethod {
-                site_key: cfg.turnstile_site_key.clone(),
-                flows: cfg.turnstile_flows.clone(),
-            }),
+            turnstile: cfg
+                .turnstile_secret
+                .as_ref()
+                .map(|_| (cfg.turnstile_site_key.clone(), cfg.turnstile_flows.clone())),
         }
     }
 
     /// Whether the database answers.
     pub async fn healthy(&self) -> bool {
         self.inner.store.ping().await
-    }
-}
-
-/// Combines several 422 errors into one body; any other error wins as is.
-fn merge_validation<'a>(errors: impl IntoIterator<Item = Option<&'a AppError>>) -> AppResult<()> {
-    let mut fields = crate::error::FieldErrors::new();
-    for e in errors.into_iter().flatten() {
-        match e.fields() {
-            Some(f) if e.kind() == Kind::Validation => {
-                for (k, v) in f {
-                    fields
-                        .entry(k.clone())
-                        .or_default()
-                        .extend(v.iter().cloned());
-                }
-            }
-            _ => return Err(AppError::bad_request(e.message())),
-        }
-    }
-    if fields.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::validation(fields))
     }
 }
 

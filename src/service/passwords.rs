@@ -1,6 +1,7 @@
 //! Forgotten, reset, changed and first passwords.
 
 use super::*;
+use commands::{LinkRequest, NewPassword, PasswordChange, PasswordReset};
 
 impl AppState {
     /// Mails a reset link when the account exists; the answer and its timing do not
@@ -8,13 +9,11 @@ impl AppState {
     #[tracing::instrument(skip_all)]
     pub async fn forget_password(
         &self,
-        input: inputs::ForgetPassword,
+        input: impl Submission<LinkRequest>,
         meta: &RequestMeta,
     ) -> AppResult<()> {
-        self.gate(Flow::ForgetPassword, meta, input.turnstile_token.as_deref())
-            .await?;
-        let email = Email::parse(&input.email, "email")?;
-        let base = match self.redirect(input.redirect_to.as_deref())? {
+        let LinkRequest { email, redirect } = self.admit(Flow::ForgetPassword, meta, input).await?;
+        let base = match self.redirect(redirect.as_deref())? {
             Some(u) => u,
             None => self
                 .inner
@@ -71,16 +70,15 @@ impl AppState {
     #[tracing::instrument(skip_all)]
     pub async fn reset_password(
         &self,
-        input: inputs::ResetPassword,
+        input: impl Submission<PasswordReset>,
         meta: &RequestMeta,
     ) -> AppResult<()> {
-        self.gate(Flow::ResetPassword, meta, input.turnstile_token.as_deref())
-            .await?;
-        if input.token.is_empty() || input.token.len() > MAX_TOKEN_LEN {
-            return Err(AppError::invalid_token());
-        }
+        let PasswordReset {
+            token,
+            new_password: password,
+        } = self.admit(Flow::ResetPassword, meta, input).await?;
         let store = &self.inner.store;
-        let hash_of_token = token_hash(&input.token);
+        let hash_of_token = token_hash(token.as_str());
         // Peek (without consuming) to check the new password against the user's data;
         // an invalid password then consumes nothing.
         let user = match store.reset_token_user(&hash_of_token).await? {
@@ -88,7 +86,6 @@ impl AppState {
             None => None,
         }
         .ok_or_else(AppError::invalid_token)?;
-        let password = Password::new(&input.new_password);
         let email = Email::parse(&user.email, "email")?;
         self.inner
             .policy
@@ -109,18 +106,19 @@ impl AppState {
     pub async fn change_password(
         &self,
         p: &Principal,
-        input: inputs::ChangePassword,
+        input: impl Submission<PasswordChange>,
         meta: &RequestMeta,
     ) -> AppResult<()> {
-        self.gate(Flow::ChangePassword, meta, input.turnstile_token.as_deref())
-            .await?;
+        let PasswordChange {
+            current,
+            new,
+            revoke_other_sessions,
+        } = self.admit(Flow::ChangePassword, meta, input).await?;
         let email = Email::parse(&p.user.email, "email")?;
         self.check_lock(&email).await?;
-        let new = Password::new(&input.new_password);
         self.inner
             .policy
             .check(&new, &email, Some(&p.user.name), "newPassword")?;
-        let current = Password::new(&input.current_password);
         let hasher = &self.inner.hasher;
         let ok = match self.inner.store.password_hash(&p.user.id).await? {
             Some(h) => hasher.verify(&current, &h).await?,
@@ -138,7 +136,7 @@ impl AppState {
         let store = &self.inner.store;
         store.set_password(&p.user.id, Some(&hash)).await?;
         store.clear_failures(email.as_str()).await?;
-        if input.revoke_other_sessions.unwrap_or(true) {
+        if revoke_other_sessions {
             store
                 .delete_sessions_of(&p.user.id, Some(&p.session.id))
                 .await?;
@@ -151,16 +149,14 @@ impl AppState {
     pub async fn set_password(
         &self,
         p: &Principal,
-        input: inputs::SetPassword,
+        input: impl Submission<NewPassword>,
         meta: &RequestMeta,
     ) -> AppResult<()> {
-        self.gate(Flow::SetPassword, meta, input.turnstile_token.as_deref())
-            .await?;
+        let NewPassword { new } = self.admit(Flow::SetPassword, meta, input).await?;
         if p.user.has_password {
             return Err(AppError::password_already_set());
         }
         let email = Email::parse(&p.user.email, "email")?;
-        let new = Password::new(&input.new_password);
         self.inner
             .policy
             .check(&new, &email, Some(&p.user.name), "newPassword")?;

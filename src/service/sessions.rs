@@ -1,13 +1,14 @@
 //! Sign-in with lockout, sessions, `me`.
 
 use super::*;
+use commands::Credentials;
 
 impl AppState {
     /// Email and password sign-in with lockout (docs/api.md §4, §6).
     #[tracing::instrument(skip_all)]
     pub async fn sign_in(
         &self,
-        input: inputs::SignInEmail,
+        input: impl Submission<Credentials>,
         meta: &RequestMeta,
     ) -> AppResult<SignedIn> {
         let result = self.sign_in_checked(input, meta).await;
@@ -21,13 +22,14 @@ impl AppState {
 
     pub(super) async fn sign_in_checked(
         &self,
-        input: inputs::SignInEmail,
+        input: impl Submission<Credentials>,
         meta: &RequestMeta,
     ) -> AppResult<SignedIn> {
-        self.gate(Flow::SignIn, meta, input.turnstile_token.as_deref())
-            .await?;
-        let email = Email::parse(&input.email, "email")?;
-        let password = Password::new(&input.password);
+        let Credentials {
+            email,
+            password,
+            remember_me,
+        } = self.admit(Flow::SignIn, meta, input).await?;
         let cfg = &self.inner.cfg;
         let store = &self.inner.store;
         let hasher = &self.inner.hasher;
@@ -60,8 +62,7 @@ impl AppState {
         match user {
             Some(u) if ok => {
                 store.clear_failures(email.as_str()).await?;
-                self.start_session(u, input.remember_me.unwrap_or(true), meta)
-                    .await
+                self.start_session(u, remember_me, meta).await
             }
             _ => Err(self.count_failure(&email, cfg).await?),
         }
@@ -180,30 +181,11 @@ impl AppState {
         Ok(())
     }
 
-    pub fn session_info(&self, p: Principal) -> SessionInfo {
-        SessionInfo {
-            session: Session::from(p.session),
-            user: User::from(p.user),
-        }
-    }
-
     /// The user with their workspaces.
-    pub async fn me(&self, p: &Principal) -> AppResult<Me> {
-        let workspaces = self
-            .inner
-            .store
-            .memberships(&p.user.id)
-            .await?
-            .into_iter()
-            .map(|m| Workspace {
-                id: m.workspace_id,
-                name: m.name,
-                slug: m.slug,
-                role: m.role,
-            })
-            .collect();
-        Ok(Me {
-            user: User::from(&p.user),
+    pub async fn me(&self, p: &Principal) -> AppResult<Account> {
+        let workspaces = self.inner.store.memberships(&p.user.id).await?;
+        Ok(Account {
+            user: p.user.clone(),
             workspaces,
             active_workspace_id: p.user.personal_workspace_id.clone(),
         })

@@ -3,10 +3,10 @@
 use anyhow::Context;
 use url::Url;
 
+use super::commands::{Callback, SocialStart};
 use super::{AppState, Principal, RequestMeta, SignedIn};
 use crate::domain::{Email, MAX_TOKEN_LEN, Name, Timestamp, new_token, token_hash};
 use crate::error::{AppError, AppResult};
-use crate::inputs::CallbackQuery;
 use crate::oidc::SocialClaims;
 use crate::redirect::with_query;
 use crate::store::{NewOauthState, UserRow, new_request_id};
@@ -16,7 +16,7 @@ const STATE_TTL_SECS: u64 = 600;
 
 /// A started flow: the provider's authorization URL, and the value of the
 /// `oauth_state` cookie that binds the flow to the browser that started it.
-pub struct SocialStart {
+pub struct StartedFlow {
     pub url: Url,
     pub binding: String,
 }
@@ -51,21 +51,20 @@ impl AppState {
     /// A credential operation: it draws from the client's rate-limit quota first.
     pub async fn social_start(
         &self,
-        provider: &str,
-        callback_url: Option<&str>,
-        error_callback_url: Option<&str>,
+        start: SocialStart,
         link_to: Option<&Principal>,
         meta: &RequestMeta,
-    ) -> AppResult<SocialStart> {
+    ) -> AppResult<StartedFlow> {
+        let provider = start.provider.as_str();
         self.inner.guard.rate_limit(meta.ip)?;
         let p = self
             .inner
             .providers
             .get(provider)
             .ok_or_else(|| AppError::not_found("There is no such sign-in provider."))?;
-        let callback = self.redirect(callback_url)?;
-        let error_callback = self.redirect(error_callback_url)?;
-        let start = p.start().await.map_err(|e| {
+        let callback = self.redirect(start.callback_url.as_deref())?;
+        let error_callback = self.redirect(start.error_callback_url.as_deref())?;
+        let flow = p.start().await.map_err(|e| {
             tracing::warn!(provider, error = format!("{e:#}"), "provider unavailable");
             AppError::provider_error("The sign-in provider is unavailable. Try again shortly.")
         })?;
@@ -73,19 +72,19 @@ impl AppState {
         self.inner
             .store
             .insert_oauth_state(NewOauthState {
-                state_hash: &token_hash(&start.state),
+                state_hash: &token_hash(&flow.state),
                 binding_hash: &token_hash(&binding),
                 provider,
-                pkce_verifier: &start.pkce_verifier,
-                nonce: &start.nonce,
+                pkce_verifier: &flow.pkce_verifier,
+                nonce: &flow.nonce,
                 callback_url: callback.as_ref().map(Url::as_str),
                 error_callback_url: error_callback.as_ref().map(Url::as_str),
                 link_user_id: link_to.map(|p| p.user.id.as_str()),
                 expires_at: Timestamp::now().plus_secs(STATE_TTL_SECS),
             })
             .await?;
-        Ok(SocialStart {
-            url: start.url,
+        Ok(StartedFlow {
+            url: flow.url,
             binding,
         })
     }
@@ -99,7 +98,7 @@ impl AppState {
     pub async fn social_callback(
         &self,
         provider: &str,
-        q: CallbackQuery,
+        q: Callback,
         binding: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<CallbackOutcome, CallbackFailure> {
@@ -330,7 +329,7 @@ impl AppState {
 /// code, and an ID token that the code exchange yields and that verifies.
 async fn verified_claims(
     p: &crate::oidc::Provider,
-    q: &CallbackQuery,
+    q: &Callback,
     st: &crate::store::OauthStateRow,
 ) -> AppResult<SocialClaims> {
     let provider = p.cfg.name.as_str();

@@ -1,0 +1,174 @@
+//! The commands the service takes: inputs already parsed into domain types.
+//!
+//! A door turns its own input (a JSON body, a GraphQL input object) into a command by
+//! implementing [`Submission`]. The service, not the door, decides when that parse
+//! runs: after the gate (rate limit, then bot check), so a flood of malformed requests
+//! spends its quota like any other, and one 422 still lists every invalid field,
+//! password policy included (docs/api.md §3).
+
+use crate::domain::{Email, MAX_TOKEN_LEN, Name, Password};
+use crate::error::{AppError, AppResult, FieldErrors, Kind};
+use crate::password::Policy;
+
+/// A door's input for one gated operation.
+pub trait Submission<C> {
+    /// The Turnstile token the body carries (the header's wins, see `RequestMeta`).
+    fn turnstile_token(&self) -> Option<&str>;
+    /// Parses the input into the command, every invalid field in one 422.
+    fn into_command(self, policy: &Policy) -> AppResult<C>;
+}
+
+/// Sign-up: a new account's details.
+pub struct NewAccount {
+    pub email: Email,
+    pub name: Name,
+    pub password: Password,
+    pub callback_url: Option<String>,
+}
+
+impl NewAccount {
+    pub fn parse(
+        email: &str,
+        name: &str,
+        password: &str,
+        callback_url: Option<String>,
+        policy: &Policy,
+    ) -> AppResult<NewAccount> {
+        let email = Email::parse(email, "email");
+        let name = Name::parse(name);
+        let password = Password::new(password);
+        let pw_check = match &email {
+            Ok(e) => policy.check(
+                &password,
+                e,
+                name.as_ref().map(|n| n.as_str()).ok(),
+                "password",
+            ),
+            Err(_) => Ok(()),
+        };
+        merge_validation([
+            email.as_ref().err(),
+            name.as_ref().err(),
+            pw_check.as_ref().err(),
+        ])?;
+        Ok(NewAccount {
+            email: email?,
+            name: name?,
+            password,
+            callback_url,
+        })
+    }
+}
+
+/// Email and password sign-in.
+pub struct Credentials {
+    pub email: Email,
+    pub password: Password,
+    /// false: a browser-session cookie and a session of at most one day.
+    pub remember_me: bool,
+}
+
+/// An address a link goes to (forget-password, resend-verification), and where the
+/// link leads (checked against the redirect allowlist by the service).
+pub struct LinkRequest {
+    pub email: Email,
+    pub redirect: Option<String>,
+}
+
+/// A reset link followed with its new password.
+pub struct PasswordReset {
+    pub token: LinkToken,
+    pub new_password: Password,
+}
+
+/// A password change by the signed-in user.
+pub struct PasswordChange {
+    pub current: Password,
+    pub new: Password,
+    pub revoke_other_sessions: bool,
+}
+
+/// A first password for an account that has none.
+pub struct NewPassword {
+    pub new: Password,
+}
+
+/// Removal of one way to sign in.
+pub struct Unlink {
+    /// `credential` or a provider name.
+    pub provider: String,
+    pub account_id: Option<String>,
+}
+
+/// A social flow's start.
+pub struct SocialStart {
+    pub provider: String,
+    pub callback_url: Option<String>,
+    pub error_callback_url: Option<String>,
+}
+
+/// What the provider sent back to the callback; other parameters are ignored.
+#[derive(Default)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// Set by the provider when the authorization failed (e.g. `access_denied`).
+    pub error: Option<String>,
+    /// The issuer (RFC 9207); checked when present.
+    pub iss: Option<String>,
+}
+
+/// A one-time token from a mailed link: present and of a sane length, or
+/// `INVALID_TOKEN` (a malformed token is indistinguishable from an unknown one).
+pub struct LinkToken(String);
+
+impl LinkToken {
+    pub fn parse(raw: &str) -> AppResult<LinkToken> {
+        if raw.is_empty() || raw.len() > MAX_TOKEN_LEN {
+            return Err(AppError::invalid_token());
+        }
+        Ok(LinkToken(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl crate::secret::Presence for LinkToken {
+    fn is_present(&self) -> bool {
+        true
+    }
+}
+
+/// Combines several 422 errors into one body; any other error wins as is.
+pub(crate) fn merge_validation<'a>(
+    errors: impl IntoIterator<Item = Option<&'a AppError>>,
+) -> AppResult<()> {
+    let mut fields = FieldErrors::new();
+    for e in errors.into_iter().flatten() {
+        match e.fields() {
+            Some(f) if e.kind() == Kind::Validation => {
+                for (k, v) in f {
+                    fields
+                        .entry(k.clone())
+                        .or_default()
+                        .extend(v.iter().cloned());
+                }
+            }
+            _ => return Err(AppError::bad_request(e.message())),
+        }
+    }
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::validation(fields))
+    }
+}
+
+crate::debug_redacted!(NewAccount { email, name, callback_url } hiding { password });
+crate::debug_redacted!(Credentials { email, remember_me } hiding { password });
+crate::debug_redacted!(PasswordReset {  } hiding { token, new_password });
+crate::debug_redacted!(PasswordChange { revoke_other_sessions } hiding { current, new });
+crate::debug_redacted!(NewPassword {  } hiding { new });
+crate::debug_redacted!(Callback { error, iss } hiding { code, state });
