@@ -32,7 +32,7 @@ pub struct User {
 impl From<UserRow> for User {
     fn from(u: UserRow) -> Self {
         User {
-            id: u.id,
+            id: u.id.into_string(),
             email: u.email,
             name: u.name,
             email_verified: u.email_verified,
@@ -46,7 +46,7 @@ impl From<UserRow> for User {
 impl From<&UserRow> for User {
     fn from(u: &UserRow) -> Self {
         User {
-            id: u.id.clone(),
+            id: u.id.to_string(),
             email: u.email.clone(),
             name: u.name.clone(),
             email_verified: u.email_verified,
@@ -72,8 +72,8 @@ pub struct Session {
 impl From<SessionRow> for Session {
     fn from(s: SessionRow) -> Self {
         Session {
-            id: s.id,
-            user_id: s.user_id,
+            id: s.id.into_string(),
+            user_id: s.user_id.into_string(),
             expires_at: s.expires_at,
             created_at: s.created_at,
             ip_address: s.ip_address,
@@ -85,8 +85,8 @@ impl From<SessionRow> for Session {
 impl From<&SessionRow> for Session {
     fn from(s: &SessionRow) -> Self {
         Session {
-            id: s.id.clone(),
-            user_id: s.user_id.clone(),
+            id: s.id.to_string(),
+            user_id: s.user_id.to_string(),
             expires_at: s.expires_at,
             created_at: s.created_at,
             ip_address: s.ip_address.clone(),

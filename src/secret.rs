@@ -235,7 +235,7 @@ mod tests {
                 "{:?}",
                 TokenRow {
                     id: "t".into(),
-                    user_id: "u".into(),
+                    user_id: crate::domain::UserId::new("u".into()),
                     password_hash: some(),
                     name: None,
                     callback_url: None,
@@ -269,7 +269,7 @@ mod tests {
             ),
         );
         let user = UserRow {
-            id: "u".into(),
+            id: crate::domain::UserId::new("u".into()),
             email: "a@b.c".into(),
             name: "A".into(),
             email_verified: true,
@@ -280,8 +280,8 @@ mod tests {
             updated_at: Timestamp(0),
         };
         let session = SessionRow {
-            id: "s".into(),
-            user_id: "u".into(),
+            id: crate::domain::SessionId::new("s".into()),
+            user_id: crate::domain::UserId::new("u".into()),
             expires_at: Timestamp(0),
             max_expires_at: Timestamp(0),
             refreshed_at: Timestamp(0),

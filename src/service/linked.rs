@@ -11,7 +11,7 @@ impl AppState {
         if p.user.has_password {
             out.push(LinkedMethod {
                 provider: "credential".into(),
-                account_id: p.user.id.clone(),
+                account_id: p.user.id.to_string(),
                 created_at: p.user.created_at,
             });
         }

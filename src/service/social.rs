@@ -5,7 +5,7 @@ use url::Url;
 
 use super::commands::{Callback, SocialStart};
 use super::{AppState, Principal, RequestMeta, SignedIn};
-use crate::domain::{Email, MAX_TOKEN_LEN, Name, Timestamp, new_token, token_hash};
+use crate::domain::{Email, MAX_TOKEN_LEN, Name, Timestamp, UserId, new_token, token_hash};
 use crate::error::{AppError, AppResult};
 use crate::oidc::SocialClaims;
 use crate::redirect::with_query;
@@ -79,7 +79,7 @@ impl AppState {
                 nonce: &flow.nonce,
                 callback_url: callback.as_ref().map(Url::as_str),
                 error_callback_url: error_callback.as_ref().map(Url::as_str),
-                link_user_id: link_to.map(|p| p.user.id.as_str()),
+                link_user_id: link_to.map(|p| &p.user.id),
                 expires_at: Timestamp::now().plus_secs(STATE_TTL_SECS),
             })
             .await?;
@@ -142,13 +142,7 @@ impl AppState {
             _ => self.inner.cfg.app_url.clone(),
         };
         let signed_in = self
-            .decide(
-                provider,
-                &claims,
-                st.link_user_id.as_deref(),
-                &callback,
-                meta,
-            )
+            .decide(provider, &claims, st.link_user_id.as_ref(), &callback, meta)
             .await
             .map_err(fail)?;
         Ok(CallbackOutcome {
@@ -163,7 +157,7 @@ impl AppState {
         &self,
         provider: &str,
         claims: &SocialClaims,
-        link_user: Option<&str>,
+        link_user: Option<&UserId>,
         callback: &Url,
         meta: &RequestMeta,
     ) -> AppResult<Option<SignedIn>> {
@@ -201,12 +195,12 @@ impl AppState {
         &self,
         provider: &str,
         claims: &SocialClaims,
-        uid: &str,
+        uid: &UserId,
     ) -> AppResult<()> {
         let store = &self.inner.store;
         if !store.link(uid, provider, &claims.subject).await? {
             let owner = store.linked_user(provider, &claims.subject).await?;
-            if owner.as_deref() != Some(uid) {
+            if owner.as_ref() != Some(uid) {
                 return Err(AppError::account_already_linked());
             }
         }
@@ -218,7 +212,7 @@ impl AppState {
     async fn sign_in_known(
         &self,
         claims: &SocialClaims,
-        uid: &str,
+        uid: &UserId,
         meta: &RequestMeta,
     ) -> AppResult<SignedIn> {
         let user = self.load_user(uid).await?;
@@ -303,7 +297,7 @@ impl AppState {
         let store = &self.inner.store;
         if !store.link(&user.id, provider, &claims.subject).await? {
             let owner = store.linked_user(provider, &claims.subject).await?;
-            if owner.as_deref() != Some(user.id.as_str()) {
+            if owner.as_ref() != Some(&user.id) {
                 return Err(AppError::account_already_linked());
             }
         }
@@ -315,7 +309,7 @@ impl AppState {
         self.start_session(user, true, meta).await
     }
 
-    pub(super) async fn load_user(&self, id: &str) -> AppResult<UserRow> {
+    pub(super) async fn load_user(&self, id: &UserId) -> AppResult<UserRow> {
         Ok(self
             .inner
             .store

@@ -10,7 +10,7 @@ impl Store {
     /// databases, so two requests can never both take the last place.
     pub async fn reserve_email(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         kind: &str,
         hourly_cap: i64,
         cooldown_since: Option<Timestamp>,
@@ -22,7 +22,7 @@ impl Store {
         let pool = self.pool();
         let mut tx = pool.begin().await?;
         sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
-            .bind(user_id)
+            .bind(user_id.as_str())
             .execute(&mut *tx)
             .await?;
         let done = sqlx::query(
@@ -33,7 +33,7 @@ impl Store {
                  WHERE user_id = $2 AND kind = 'verify-email' AND sent_at > $7)",
         )
         .bind(new_id())
-        .bind(user_id)
+        .bind(user_id.as_str())
         .bind(kind)
         .bind(now.millis())
         .bind(hour_ago)

@@ -11,14 +11,15 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use sqlx::Row;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 
-use crate::domain::Timestamp;
+use crate::domain::{SessionId, Timestamp, TokenHash, UserId};
 
 mod email_log;
 mod generation;
 mod lockout;
 mod pool;
+mod rows;
 mod sessions;
 mod social;
 mod sqlite_read;
@@ -30,6 +31,7 @@ mod workspaces;
 
 use generation::Generation;
 use pool::{Pool, PoolUse};
+use rows::{SESSION_BY_TOKEN, USER_COLUMNS, user_row};
 
 /// Which database `DATABASE_URL` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +52,7 @@ pub struct Store {
 /// A user as stored.
 #[derive(Debug, Clone)]
 pub struct UserRow {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub name: String,
     pub email_verified: bool,
@@ -65,8 +67,8 @@ pub struct UserRow {
 /// A session as stored (never its token, only the token's hash).
 #[derive(Debug, Clone)]
 pub struct SessionRow {
-    pub id: String,
-    pub user_id: String,
+    pub id: SessionId,
+    pub user_id: UserId,
     pub expires_at: Timestamp,
     pub max_expires_at: Timestamp,
     pub refreshed_at: Timestamp,
@@ -80,7 +82,7 @@ pub struct SessionRow {
 #[derive(Clone)]
 pub struct TokenRow {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub password_hash: Option<String>,
     pub name: Option<String>,
     pub callback_url: Option<String>,
@@ -90,7 +92,7 @@ pub struct TokenRow {
 /// A followed verification link.
 #[derive(Debug, Clone)]
 pub struct VerifiedLink {
-    pub user_id: String,
+    pub user_id: UserId,
     /// Whether the link's password became the account's (its request was the only
     /// outstanding one).
     pub password_applied: bool,
@@ -115,8 +117,8 @@ impl Purpose {
 /// A new one-time token.
 pub struct NewToken<'a> {
     pub purpose: Purpose,
-    pub user_id: &'a str,
-    pub token_hash: &'a str,
+    pub user_id: &'a UserId,
+    pub token_hash: &'a TokenHash,
     pub password_hash: Option<&'a str>,
     pub name: Option<&'a str>,
     pub callback_url: Option<&'a str>,
@@ -130,8 +132,8 @@ pub const MAX_OUTSTANDING_SIGNUPS: i64 = 5;
 /// the id of an earlier request when resending).
 pub struct NewSignupLink<'a> {
     pub request: &'a str,
-    pub user_id: &'a str,
-    pub token_hash: &'a str,
+    pub user_id: &'a UserId,
+    pub token_hash: &'a TokenHash,
     pub password_hash: Option<&'a str>,
     pub name: &'a str,
     pub callback_url: Option<&'a str>,
@@ -149,8 +151,8 @@ pub struct SignupRequest {
 
 /// A new session.
 pub struct NewSession<'a> {
-    pub token_hash: &'a str,
-    pub user_id: &'a str,
+    pub token_hash: &'a TokenHash,
+    pub user_id: &'a UserId,
     pub expires_at: Timestamp,
     pub max_expires_at: Timestamp,
     pub persistent: bool,
@@ -160,15 +162,15 @@ pub struct NewSession<'a> {
 
 /// A new social sign-in state.
 pub struct NewOauthState<'a> {
-    pub state_hash: &'a str,
+    pub state_hash: &'a TokenHash,
     /// SHA-256 of the `oauth_state` cookie that binds the flow to its browser.
-    pub binding_hash: &'a str,
+    pub binding_hash: &'a TokenHash,
     pub provider: &'a str,
     pub pkce_verifier: &'a str,
     pub nonce: &'a str,
     pub callback_url: Option<&'a str>,
     pub error_callback_url: Option<&'a str>,
-    pub link_user_id: Option<&'a str>,
+    pub link_user_id: Option<&'a UserId>,
     pub expires_at: Timestamp,
 }
 
@@ -179,7 +181,7 @@ pub struct OauthStateRow {
     pub nonce: String,
     pub callback_url: Option<String>,
     pub error_callback_url: Option<String>,
-    pub link_user_id: Option<String>,
+    pub link_user_id: Option<UserId>,
 }
 
 /// A workspace membership of a user.
@@ -204,36 +206,6 @@ pub struct LinkedRow {
 pub struct FailureCount {
     pub failures: i64,
     pub locked_until: Option<Timestamp>,
-}
-
-/// The session check: one indexed read of the session and its user.
-const SESSION_BY_TOKEN: &str = "SELECT s.id AS s_id, s.user_id, s.expires_at, s.max_expires_at, \
-     s.refreshed_at, s.persistent, s.ip_address, s.user_agent, s.created_at AS s_created_at, \
-     u.id, u.email, u.name, u.email_verified, u.image, \
-     CAST(CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_password, \
-     u.personal_workspace_id, \
-     u.created_at, u.updated_at \
-     FROM sessions s JOIN users u ON u.id = s.user_id \
-     WHERE s.token_hash = $1 AND s.expires_at > $2";
-
-/// A user's columns: whether a password is set, never the hash itself (see
-/// [`Store::password_hash`]), so no row held in memory carries one.
-const USER_COLUMNS: &str = "id, email, name, email_verified, image, \
-     CAST(CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_password, \
-     personal_workspace_id, created_at, updated_at";
-
-fn user_row(r: &AnyRow) -> Result<UserRow, sqlx::Error> {
-    Ok(UserRow {
-        id: r.try_get("id")?,
-        email: r.try_get("email")?,
-        name: r.try_get("name")?,
-        email_verified: r.try_get::<i64, _>("email_verified")? != 0,
-        image: r.try_get("image")?,
-        has_password: r.try_get::<i64, _>("has_password")? != 0,
-        personal_workspace_id: r.try_get("personal_workspace_id")?,
-        created_at: Timestamp(r.try_get("created_at")?),
-        updated_at: Timestamp(r.try_get("updated_at")?),
-    })
 }
 
 fn new_id() -> String {

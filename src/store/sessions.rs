@@ -6,8 +6,8 @@ impl Store {
     pub async fn insert_session(&self, s: NewSession<'_>) -> sqlx::Result<SessionRow> {
         let now = Timestamp::now();
         let row = SessionRow {
-            id: new_id(),
-            user_id: s.user_id.to_string(),
+            id: SessionId::new(new_id()),
+            user_id: s.user_id.clone(),
             expires_at: s.expires_at,
             max_expires_at: s.max_expires_at,
             refreshed_at: now,
@@ -21,9 +21,9 @@ impl Store {
              persistent, ip_address, user_agent, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(&row.id)
-        .bind(s.token_hash)
-        .bind(&row.user_id)
+        .bind(row.id.as_str())
+        .bind(s.token_hash.as_str())
+        .bind(row.user_id.as_str())
         .bind(row.expires_at.millis())
         .bind(row.max_expires_at.millis())
         .bind(now.millis())
@@ -48,7 +48,7 @@ impl Store {
     /// On PostgreSQL, shared by several instances, every check reads the database.
     pub async fn session_by_token(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> anyhow::Result<Option<(SessionRow, UserRow)>> {
         let now = Timestamp::now().millis();
         if let Some(file) = &self.sqlite_file {
@@ -56,48 +56,40 @@ impl Store {
                 .context("reading the session");
         }
         let row = sqlx::query(sqlx::AssertSqlSafe(SESSION_BY_TOKEN))
-            .bind(token_hash)
+            .bind(token_hash.as_str())
             .bind(now)
             .fetch_optional(&*self.pool())
             .await?;
-        let Some(r) = row else { return Ok(None) };
-        let session = SessionRow {
-            id: r.try_get("s_id")?,
-            user_id: r.try_get("user_id")?,
-            expires_at: Timestamp(r.try_get("expires_at")?),
-            max_expires_at: Timestamp(r.try_get("max_expires_at")?),
-            refreshed_at: Timestamp(r.try_get("refreshed_at")?),
-            persistent: r.try_get::<i64, _>("persistent")? != 0,
-            ip_address: r.try_get("ip_address")?,
-            user_agent: r.try_get("user_agent")?,
-            created_at: Timestamp(r.try_get("s_created_at")?),
-        };
-        Ok(Some((session, user_row(&r)?)))
+        Ok(row.as_ref().map(rows::session_check).transpose()?)
     }
 
-    pub async fn extend_session(&self, id: &str, expires_at: Timestamp) -> sqlx::Result<()> {
+    pub async fn extend_session(&self, id: &SessionId, expires_at: Timestamp) -> sqlx::Result<()> {
         sqlx::query("UPDATE sessions SET expires_at = $1, refreshed_at = $2 WHERE id = $3")
             .bind(expires_at.millis())
             .bind(Timestamp::now().millis())
-            .bind(id)
+            .bind(id.as_str())
             .execute(&*self.pool())
             .await?;
         Ok(())
     }
 
-    pub async fn delete_session_by_token(&self, token_hash: &str) -> sqlx::Result<()> {
+    pub async fn delete_session_by_token(&self, token_hash: &TokenHash) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
+            .bind(token_hash.as_str())
             .execute(&*self.pool())
             .await?;
         Ok(())
     }
 
     /// Deletes every session of the user except `keep` (a session id).
-    pub async fn delete_sessions_of(&self, user_id: &str, keep: Option<&str>) -> sqlx::Result<()> {
+    pub async fn delete_sessions_of(
+        &self,
+        user_id: &UserId,
+        keep: Option<&SessionId>,
+    ) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
-            .bind(user_id)
-            .bind(keep.unwrap_or(""))
+            .bind(user_id.as_str())
+            .bind(keep.map_or("", SessionId::as_str))
             .execute(&*self.pool())
             .await?;
         Ok(())

@@ -10,16 +10,16 @@ impl Store {
              error_callback_url, link_user_id, expires_at, created_at, binding_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(s.state_hash)
+        .bind(s.state_hash.as_str())
         .bind(s.provider)
         .bind(s.pkce_verifier)
         .bind(s.nonce)
         .bind(s.callback_url)
         .bind(s.error_callback_url)
-        .bind(s.link_user_id)
+        .bind(s.link_user_id.map(UserId::as_str))
         .bind(s.expires_at.millis())
         .bind(now.millis())
-        .bind(s.binding_hash)
+        .bind(s.binding_hash.as_str())
         .execute(&*self.pool())
         .await?;
         Ok(())
@@ -29,9 +29,9 @@ impl Store {
     /// cookie, exactly once, if unexpired. A mismatch consumes nothing.
     pub async fn consume_oauth_state(
         &self,
-        state_hash: &str,
+        state_hash: &TokenHash,
         provider: &str,
-        binding_hash: &str,
+        binding_hash: &TokenHash,
     ) -> sqlx::Result<Option<OauthStateRow>> {
         let now = Timestamp::now().millis();
         let row = sqlx::query(
@@ -41,9 +41,9 @@ impl Store {
              RETURNING pkce_verifier, nonce, callback_url, error_callback_url, link_user_id",
         )
         .bind(now)
-        .bind(state_hash)
+        .bind(state_hash.as_str())
         .bind(provider)
-        .bind(binding_hash)
+        .bind(binding_hash.as_str())
         .fetch_optional(&*self.pool())
         .await?;
         row.map(|r| {
@@ -52,31 +52,39 @@ impl Store {
                 nonce: r.try_get("nonce")?,
                 callback_url: r.try_get("callback_url")?,
                 error_callback_url: r.try_get("error_callback_url")?,
-                link_user_id: r.try_get("link_user_id")?,
+                link_user_id: r
+                    .try_get::<Option<String>, _>("link_user_id")?
+                    .map(UserId::new),
             })
         })
         .transpose()
     }
 
     /// The user a `(provider, subject)` identity is linked to.
-    pub async fn linked_user(&self, provider: &str, subject: &str) -> sqlx::Result<Option<String>> {
+    pub async fn linked_user(&self, provider: &str, subject: &str) -> sqlx::Result<Option<UserId>> {
         let row =
             sqlx::query("SELECT user_id FROM linked_accounts WHERE provider = $1 AND subject = $2")
                 .bind(provider)
                 .bind(subject)
                 .fetch_optional(&*self.pool())
                 .await?;
-        row.map(|r| r.try_get("user_id")).transpose()
+        row.map(|r| r.try_get("user_id").map(UserId::new))
+            .transpose()
     }
 
     /// Links an identity; false when it is already linked (to anyone).
-    pub async fn link(&self, user_id: &str, provider: &str, subject: &str) -> sqlx::Result<bool> {
+    pub async fn link(
+        &self,
+        user_id: &UserId,
+        provider: &str,
+        subject: &str,
+    ) -> sqlx::Result<bool> {
         let done = sqlx::query(
             "INSERT INTO linked_accounts (id, user_id, provider, subject, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, subject) DO NOTHING",
         )
         .bind(new_id())
-        .bind(user_id)
+        .bind(user_id.as_str())
         .bind(provider)
         .bind(subject)
         .bind(Timestamp::now().millis())
@@ -92,14 +100,14 @@ impl Store {
         name: &str,
         image: Option<&str>,
         verified: bool,
-    ) -> sqlx::Result<Option<String>> {
-        let id = new_id();
+    ) -> sqlx::Result<Option<UserId>> {
+        let id = UserId::new(new_id());
         let now = Timestamp::now().millis();
         let done = sqlx::query(
             "INSERT INTO users (id, email, name, email_verified, image, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email) DO NOTHING",
         )
-        .bind(&id)
+        .bind(id.as_str())
         .bind(email)
         .bind(name)
         .bind(i64::from(verified))
@@ -116,7 +124,7 @@ impl Store {
     /// whoever typed them has not proven they own the email (account pre-hijacking).
     pub async fn verify_by_provider(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         drop_signup_credentials: bool,
     ) -> sqlx::Result<()> {
         let now = Timestamp::now().millis();
@@ -128,7 +136,7 @@ impl Store {
         )
         .bind(now)
         .bind(i64::from(drop_signup_credentials))
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -136,18 +144,18 @@ impl Store {
              WHERE user_id = $2 AND purpose = 'verify-email' AND consumed_at IS NULL",
         )
         .bind(now)
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await
     }
 
-    pub async fn linked_accounts(&self, user_id: &str) -> sqlx::Result<Vec<LinkedRow>> {
+    pub async fn linked_accounts(&self, user_id: &UserId) -> sqlx::Result<Vec<LinkedRow>> {
         let rows = sqlx::query(
             "SELECT provider, subject, created_at FROM linked_accounts \
              WHERE user_id = $1 ORDER BY created_at, provider",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .fetch_all(&*self.pool())
         .await?;
         rows.iter()
@@ -164,7 +172,7 @@ impl Store {
     /// Removes linked identities of `provider` (one subject, or all); the count removed.
     pub async fn unlink(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         provider: &str,
         subject: Option<&str>,
     ) -> sqlx::Result<u64> {
@@ -172,14 +180,14 @@ impl Store {
             Some(s) => sqlx::query(
                 "DELETE FROM linked_accounts WHERE user_id = $1 AND provider = $2 AND subject = $3",
             )
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(provider)
             .bind(s)
             .execute(&*self.pool())
             .await?,
             None => {
                 sqlx::query("DELETE FROM linked_accounts WHERE user_id = $1 AND provider = $2")
-                    .bind(user_id)
+                    .bind(user_id.as_str())
                     .bind(provider)
                     .execute(&*self.pool())
                     .await?
@@ -189,12 +197,12 @@ impl Store {
     }
 
     /// Enabled second-factor methods of the user.
-    pub async fn two_factor_methods(&self, user_id: &str) -> sqlx::Result<Vec<String>> {
+    pub async fn two_factor_methods(&self, user_id: &UserId) -> sqlx::Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT DISTINCT method FROM two_factor_methods \
              WHERE user_id = $1 AND enabled = 1 ORDER BY method",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .fetch_all(&*self.pool())
         .await?;
         rows.iter().map(|r| r.try_get("method")).collect()

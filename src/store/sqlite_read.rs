@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::{Generation, SESSION_BY_TOKEN, SessionRow, UserRow};
-use crate::domain::Timestamp;
+use super::rows::{self, SESSION_BY_TOKEN};
+use super::{Generation, SessionRow, UserRow};
+use crate::domain::TokenHash;
 
 /// How long an answer may be reused when latch itself wrote nothing meanwhile.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
@@ -45,7 +46,7 @@ struct Reader {
     /// The store's file name; weak, so a dropped store's reader can be noticed.
     file: Weak<PathBuf>,
     conn: Connection,
-    remembered: HashMap<String, Remembered>,
+    remembered: HashMap<TokenHash, Remembered>,
 }
 
 thread_local! {
@@ -58,7 +59,7 @@ thread_local! {
 pub fn session_by_token(
     file: &Arc<PathBuf>,
     generation: &Generation,
-    token_hash: &str,
+    token_hash: &TokenHash,
     now: i64,
 ) -> rusqlite::Result<Option<(SessionRow, UserRow)>> {
     // Read before the database: a write that lands after this load moves the
@@ -101,7 +102,7 @@ pub fn session_by_token(
                     reader.remembered.clear();
                 }
                 reader.remembered.insert(
-                    token_hash.to_owned(),
+                    token_hash.clone(),
                     Remembered {
                         rows: rows.clone(),
                         generation: current,
@@ -119,36 +120,10 @@ pub fn session_by_token(
 
 fn read(
     conn: &Connection,
-    token_hash: &str,
+    token_hash: &TokenHash,
     now: i64,
 ) -> rusqlite::Result<Option<(SessionRow, UserRow)>> {
     let mut stmt = conn.prepare_cached(SESSION_BY_TOKEN)?;
-    stmt.query_row((token_hash, now), |r| {
-        // Columns by position (see SESSION_BY_TOKEN): no name lookups.
-        Ok((
-            SessionRow {
-                id: r.get(0)?,
-                user_id: r.get(1)?,
-                expires_at: Timestamp(r.get(2)?),
-                max_expires_at: Timestamp(r.get(3)?),
-                refreshed_at: Timestamp(r.get(4)?),
-                persistent: r.get::<_, i64>(5)? != 0,
-                ip_address: r.get(6)?,
-                user_agent: r.get(7)?,
-                created_at: Timestamp(r.get(8)?),
-            },
-            UserRow {
-                id: r.get(9)?,
-                email: r.get(10)?,
-                name: r.get(11)?,
-                email_verified: r.get::<_, i64>(12)? != 0,
-                image: r.get(13)?,
-                has_password: r.get::<_, i64>(14)? != 0,
-                personal_workspace_id: r.get(15)?,
-                created_at: Timestamp(r.get(16)?),
-                updated_at: Timestamp(r.get(17)?),
-            },
-        ))
-    })
-    .optional()
+    stmt.query_row((token_hash.as_str(), now), |r| rows::session_check(r))
+        .optional()
 }

@@ -17,7 +17,7 @@ async fn fresh() -> (Store, tempfile::TempDir) {
     (store, dir)
 }
 
-async fn user(store: &Store, email: &str) -> String {
+async fn user(store: &Store, email: &str) -> UserId {
     store
         .insert_unverified_user(email, "Test")
         .await
@@ -55,7 +55,7 @@ async fn every_kind_of_write_moves_the_write_generation() {
     moved("set_password");
     let s = store
         .insert_session(NewSession {
-            token_hash: "th",
+            token_hash: &token_hash("th"),
             user_id: &uid,
             expires_at: now.plus_secs(60),
             max_expires_at: now.plus_secs(120),
@@ -71,7 +71,10 @@ async fn every_kind_of_write_moves_the_write_generation() {
         .await
         .unwrap();
     moved("extend_session");
-    store.delete_session_by_token("th").await.unwrap();
+    store
+        .delete_session_by_token(&token_hash("th"))
+        .await
+        .unwrap();
     moved("delete_session_by_token");
     store.delete_sessions_of(&uid, None).await.unwrap();
     moved("delete_sessions_of");
@@ -222,19 +225,20 @@ async fn a_remembered_session_check_sees_every_write_at_once() {
     let (store, _dir) = fresh().await;
     let uid = user(&store, "memo@example.com").await;
     let now = Timestamp::now();
-    let new = |hash: &'static str| NewSession {
-        token_hash: hash,
-        user_id: Box::leak(uid.clone().into_boxed_str()),
+    let hashes: Vec<TokenHash> = ["m1", "m2"].iter().map(|t| token_hash(t)).collect();
+    let new = |i: usize| NewSession {
+        token_hash: &hashes[i],
+        user_id: &uid,
         expires_at: now.plus_secs(600),
         max_expires_at: now.plus_secs(1200),
         persistent: true,
         ip_address: None,
         user_agent: None,
     };
-    store.insert_session(new("m1")).await.unwrap();
+    store.insert_session(new(0)).await.unwrap();
     let check = |h: &'static str| {
         let store = store.clone();
-        async move { store.session_by_token(h).await.unwrap() }
+        async move { store.session_by_token(&token_hash(h)).await.unwrap() }
     };
     let (_, u) = check("m1").await.expect("a session");
     assert!(!u.has_password);
@@ -242,9 +246,12 @@ async fn a_remembered_session_check_sees_every_write_at_once() {
     store.set_password(&uid, Some("h")).await.unwrap();
     let (_, u) = check("m1").await.expect("still a session");
     assert!(u.has_password, "a password set is seen at once");
-    store.delete_session_by_token("m1").await.unwrap();
+    store
+        .delete_session_by_token(&token_hash("m1"))
+        .await
+        .unwrap();
     assert!(check("m1").await.is_none(), "a logout is seen at once");
-    store.insert_session(new("m2")).await.unwrap();
+    store.insert_session(new(1)).await.unwrap();
     assert!(check("m2").await.is_some());
     store.delete_sessions_of(&uid, None).await.unwrap();
     assert!(check("m2").await.is_none(), "a revocation is seen at once");

@@ -10,8 +10,8 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(new_id())
-        .bind(t.token_hash)
-        .bind(t.user_id)
+        .bind(t.token_hash.as_str())
+        .bind(t.user_id.as_str())
         .bind(t.purpose.as_str())
         .bind(t.password_hash)
         .bind(t.name)
@@ -24,13 +24,13 @@ impl Store {
     }
 
     /// Voids every outstanding token of `purpose` for the user.
-    pub async fn void_tokens(&self, user_id: &str, purpose: Purpose) -> sqlx::Result<()> {
+    pub async fn void_tokens(&self, user_id: &UserId, purpose: Purpose) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE one_time_tokens SET consumed_at = $1 \
              WHERE user_id = $2 AND purpose = $3 AND consumed_at IS NULL",
         )
         .bind(Timestamp::now().millis())
-        .bind(user_id)
+        .bind(user_id.as_str())
         .bind(purpose.as_str())
         .execute(&*self.pool())
         .await?;
@@ -38,16 +38,17 @@ impl Store {
     }
 
     /// The user of a usable (unexpired, unused) reset token, without consuming it.
-    pub async fn reset_token_user(&self, token_hash: &str) -> sqlx::Result<Option<String>> {
+    pub async fn reset_token_user(&self, token_hash: &TokenHash) -> sqlx::Result<Option<UserId>> {
         let row = sqlx::query(
             "SELECT user_id FROM one_time_tokens WHERE token_hash = $1 \
              AND purpose = 'reset-password' AND consumed_at IS NULL AND expires_at > $2",
         )
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(Timestamp::now().millis())
         .fetch_optional(&*self.pool())
         .await?;
-        row.map(|r| r.try_get("user_id")).transpose()
+        row.map(|r| r.try_get("user_id").map(UserId::new))
+            .transpose()
     }
 
     /// Stores a verification link of a sign-up request, then voids the links of
@@ -63,7 +64,7 @@ impl Store {
         let unverified = sqlx::query(
             "UPDATE users SET updated_at = updated_at WHERE id = $1 AND email_verified = 0",
         )
-        .bind(t.user_id)
+        .bind(t.user_id.as_str())
         .execute(&mut *tx)
         .await?;
         if unverified.rows_affected() == 0 {
@@ -77,8 +78,8 @@ impl Store {
              VALUES ($1, $2, $3, 'verify-email', $4, $5, $6, $7, $8, $9)",
         )
         .bind(new_id())
-        .bind(t.token_hash)
-        .bind(t.user_id)
+        .bind(t.token_hash.as_str())
+        .bind(t.user_id.as_str())
         .bind(t.password_hash)
         .bind(t.name)
         .bind(t.callback_url)
@@ -98,7 +99,7 @@ impl Store {
                  ORDER BY COALESCE(signup_request, id) DESC LIMIT $3)",
         )
         .bind(now)
-        .bind(t.user_id)
+        .bind(t.user_id.as_str())
         .bind(MAX_OUTSTANDING_SIGNUPS)
         .execute(&mut *tx)
         .await?;
@@ -111,14 +112,14 @@ impl Store {
     /// compares with this one hash only.
     pub async fn newest_outstanding_signup_hash(
         &self,
-        user_id: &str,
+        user_id: &UserId,
     ) -> sqlx::Result<Option<String>> {
         let row = sqlx::query(
             "SELECT password_hash FROM one_time_tokens \
              WHERE user_id = $1 AND purpose = 'verify-email' AND consumed_at IS NULL \
              AND expires_at > $2 ORDER BY signup_request DESC LIMIT 1",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .bind(Timestamp::now().millis())
         .fetch_optional(&*self.pool())
         .await?;
@@ -130,13 +131,13 @@ impl Store {
 
     /// The newest sign-up request of the user, outstanding or not (resend mails a
     /// link for it).
-    pub async fn newest_signup(&self, user_id: &str) -> sqlx::Result<Option<SignupRequest>> {
+    pub async fn newest_signup(&self, user_id: &UserId) -> sqlx::Result<Option<SignupRequest>> {
         let row = sqlx::query(
             "SELECT signup_request, password_hash, name, callback_url FROM one_time_tokens \
              WHERE user_id = $1 AND purpose = 'verify-email' AND signup_request IS NOT NULL \
              ORDER BY signup_request DESC, created_at DESC LIMIT 1",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .fetch_optional(&*self.pool())
         .await?;
         row.map(|r| {
@@ -158,7 +159,7 @@ impl Store {
     /// accounts"). `None`: the token is unknown, used, voided or expired.
     pub async fn consume_verification(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> sqlx::Result<Option<VerifiedLink>> {
         let now = Timestamp::now().millis();
         let pool = self.pool();
@@ -170,7 +171,7 @@ impl Store {
         // The user's row before counting and voiding: a sign-up storing a link at the
         // same time waits, then finds the account verified.
         sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
-            .bind(&token.user_id)
+            .bind(token.user_id.as_str())
             .execute(&mut *tx)
             .await?;
         let others: i64 = sqlx::query_scalar(
@@ -178,7 +179,7 @@ impl Store {
              WHERE user_id = $1 AND purpose = 'verify-email' AND consumed_at IS NULL \
              AND expires_at > $2 AND signup_request <> $3",
         )
-        .bind(&token.user_id)
+        .bind(token.user_id.as_str())
         .bind(now)
         .bind(token.signup_request.as_deref().unwrap_or(""))
         .fetch_one(&mut *tx)
@@ -189,7 +190,7 @@ impl Store {
              WHERE user_id = $2 AND purpose = 'verify-email' AND consumed_at IS NULL",
         )
         .bind(now)
-        .bind(&token.user_id)
+        .bind(token.user_id.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -207,7 +208,7 @@ impl Store {
         )
         .bind(token.name.as_deref())
         .bind(now)
-        .bind(&token.user_id)
+        .bind(token.user_id.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -222,9 +223,9 @@ impl Store {
     /// links, and revokes every session. Returns the user id, or `None` for a bad token.
     pub async fn consume_reset(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         new_hash: &str,
-    ) -> sqlx::Result<Option<String>> {
+    ) -> sqlx::Result<Option<UserId>> {
         let now = Timestamp::now().millis();
         let pool = self.pool();
         let mut tx = pool.begin().await?;
@@ -237,7 +238,7 @@ impl Store {
             "UPDATE one_time_tokens SET consumed_at = $1 WHERE user_id = $2 AND consumed_at IS NULL",
         )
         .bind(now)
-        .bind(&token.user_id)
+        .bind(token.user_id.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -245,11 +246,11 @@ impl Store {
         )
         .bind(new_hash)
         .bind(now)
-        .bind(&token.user_id)
+        .bind(token.user_id.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(&token.user_id)
+            .bind(token.user_id.as_str())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -261,7 +262,7 @@ impl Store {
 /// of several concurrent uses can succeed.
 async fn consume_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    token_hash: &str,
+    token_hash: &TokenHash,
     purpose: Purpose,
     now: i64,
 ) -> sqlx::Result<Option<TokenRow>> {
@@ -271,14 +272,14 @@ async fn consume_in(
          RETURNING id, user_id, password_hash, name, callback_url, signup_request",
     )
     .bind(now)
-    .bind(token_hash)
+    .bind(token_hash.as_str())
     .bind(purpose.as_str())
     .fetch_optional(&mut **tx)
     .await?;
     row.map(|r| {
         Ok(TokenRow {
             id: r.try_get("id")?,
-            user_id: r.try_get("user_id")?,
+            user_id: UserId::new(r.try_get("user_id")?),
             password_hash: r.try_get("password_hash")?,
             name: r.try_get("name")?,
             callback_url: r.try_get("callback_url")?,

@@ -14,10 +14,10 @@ impl Store {
             .transpose()
     }
 
-    pub async fn user_by_id(&self, id: &str) -> sqlx::Result<Option<UserRow>> {
+    pub async fn user_by_id(&self, id: &UserId) -> sqlx::Result<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&*self.pool())
             .await?
             .as_ref()
@@ -27,9 +27,9 @@ impl Store {
 
     /// The user's password hash (argon2id PHC string), when one is set: read only by
     /// the operations that compare a password.
-    pub async fn password_hash(&self, user_id: &str) -> sqlx::Result<Option<String>> {
+    pub async fn password_hash(&self, user_id: &UserId) -> sqlx::Result<Option<String>> {
         let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
-            .bind(user_id)
+            .bind(user_id.as_str())
             .fetch_optional(&*self.pool())
             .await?;
         Ok(row
@@ -44,14 +44,14 @@ impl Store {
         &self,
         email: &str,
         name: &str,
-    ) -> sqlx::Result<Option<String>> {
-        let id = new_id();
+    ) -> sqlx::Result<Option<UserId>> {
+        let id = UserId::new(new_id());
         let now = Timestamp::now().millis();
         let done = sqlx::query(
             "INSERT INTO users (id, email, name, email_verified, created_at, updated_at) \
              VALUES ($1, $2, $3, 0, $4, $4) ON CONFLICT (email) DO NOTHING",
         )
-        .bind(&id)
+        .bind(id.as_str())
         .bind(email)
         .bind(name)
         .bind(now)
@@ -60,25 +60,25 @@ impl Store {
         Ok((done.rows_affected() == 1).then_some(id))
     }
 
-    pub async fn set_password(&self, user_id: &str, hash: Option<&str>) -> sqlx::Result<()> {
+    pub async fn set_password(&self, user_id: &UserId, hash: Option<&str>) -> sqlx::Result<()> {
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(Timestamp::now().millis())
-            .bind(user_id)
+            .bind(user_id.as_str())
             .execute(&*self.pool())
             .await?;
         Ok(())
     }
 
     /// Sets the password only if none is set; false when one already was.
-    pub async fn set_password_if_none(&self, user_id: &str, hash: &str) -> sqlx::Result<bool> {
+    pub async fn set_password_if_none(&self, user_id: &UserId, hash: &str) -> sqlx::Result<bool> {
         let done = sqlx::query(
             "UPDATE users SET password_hash = $1, updated_at = $2 \
              WHERE id = $3 AND password_hash IS NULL",
         )
         .bind(hash)
         .bind(Timestamp::now().millis())
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&*self.pool())
         .await?;
         Ok(done.rows_affected() == 1)

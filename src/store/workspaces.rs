@@ -6,7 +6,12 @@ impl Store {
     /// Creates the user's personal workspace (role `owner`) unless setup was already
     /// finalized. The claim on `personal_workspace_id` is the first write of the
     /// transaction, so this happens exactly once even when two requests race.
-    pub async fn finalize_setup(&self, user_id: &str, name: &str, slug: &str) -> sqlx::Result<()> {
+    pub async fn finalize_setup(
+        &self,
+        user_id: &UserId,
+        name: &str,
+        slug: &str,
+    ) -> sqlx::Result<()> {
         let now = Timestamp::now().millis();
         let ws = new_id();
         let pool = self.pool();
@@ -17,7 +22,7 @@ impl Store {
         )
         .bind(&ws)
         .bind(now)
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&mut *tx)
         .await?;
         if claimed.rows_affected() != 1 {
@@ -36,20 +41,20 @@ impl Store {
              VALUES ($1, $2, 'owner', $3)",
         )
         .bind(&ws)
-        .bind(user_id)
+        .bind(user_id.as_str())
         .bind(now)
         .execute(&mut *tx)
         .await?;
         tx.commit().await
     }
 
-    pub async fn memberships(&self, user_id: &str) -> sqlx::Result<Vec<MembershipRow>> {
+    pub async fn memberships(&self, user_id: &UserId) -> sqlx::Result<Vec<MembershipRow>> {
         let rows = sqlx::query(
             "SELECT w.id, w.name, w.slug, m.role FROM workspace_members m \
              JOIN workspaces w ON w.id = m.workspace_id \
              WHERE m.user_id = $1 ORDER BY m.created_at, w.id",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .fetch_all(&*self.pool())
         .await?;
         rows.iter()

@@ -268,7 +268,7 @@ async fn the_purge_removes_only_what_has_expired() {
     let gone = app.sign_in("purge@example.com", PASSWORD).await.token();
     app.sql(
         "UPDATE sessions SET expires_at = 1 WHERE token_hash = $1",
-        &[&latch::domain::token_hash(&gone)],
+        &[latch::domain::token_hash(&gone).as_str()],
     )
     .await;
     app.sql(

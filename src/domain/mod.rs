@@ -8,10 +8,12 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use rand::RngExt;
 use serde::{Serialize, Serializer};
-use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::AppError;
+
+mod ids;
+pub use ids::{SessionId, TokenHash, UserId};
 
 /// A trimmed, lower-cased, syntactically valid email address (docs/api.md §2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -186,13 +188,9 @@ pub fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// SHA-256 of a token, hex: the only form in which tokens are stored.
-pub fn token_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    let mut hex = [0u8; 64];
-    // Cannot fail: the buffer is exactly twice the digest's length.
-    let _ = hex::encode_to_slice(digest, &mut hex);
-    String::from_utf8_lossy(&hex).into_owned()
+/// SHA-256 of a token (see [`TokenHash`]).
+pub fn token_hash(token: &str) -> TokenHash {
+    TokenHash::of(token)
 }
 
 /// An instant, stored as Unix epoch milliseconds and rendered as RFC 3339 in UTC
@@ -393,8 +391,9 @@ mod tests {
         let b = new_token();
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
-        assert_eq!(token_hash(&a).len(), 64);
-        assert_ne!(token_hash(&a), a);
+        assert_eq!(token_hash(&a).as_str().len(), 64);
+        assert_ne!(token_hash(&a).as_str(), a);
+        assert_eq!(token_hash(&a), token_hash(&a));
     }
 
     #[test]
