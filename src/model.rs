@@ -3,8 +3,8 @@
 //!
 //! They are plain data, so GraphQL resolves their fields one after another
 //! (`#[graphql(serial)]`): the same answer without a `FuturesUnordered` per object.
-//! `User`, `Session` and `SessionInfo`, on every session check, are answered in place
-//! by `graphql/plain.rs`.
+//! `User`, `Session` and `SessionInfo`, on every session check, are declared by
+//! `plain_objects!` and answered in place (`graphql/plain.rs`).
 
 use async_graphql::SimpleObject;
 use serde::Serialize;
@@ -14,19 +14,35 @@ use crate::domain::Timestamp;
 use crate::service::{Account, LinkedMethod, Methods, Principal, SignedIn, TwoFactorState};
 use crate::store::{MembershipRow, SessionRow, UserRow};
 
-/// An account.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct User {
-    /// UUID.
-    pub id: String,
-    /// Lower-case email address.
-    pub email: String,
-    pub name: String,
-    pub email_verified: bool,
-    pub image: Option<String>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
+crate::graphql::plain::plain_objects! {
+    /// An account.
+    pub struct User {
+        /// UUID.
+        id: String => "id",
+        /// Lower-case email address.
+        email: String => "email",
+        name: String => "name",
+        email_verified: bool => "emailVerified",
+        image: Option<String> => "image",
+        created_at: Timestamp => "createdAt",
+        updated_at: Timestamp => "updatedAt",
+    }
+
+    /// A session; its secret token is never part of it.
+    pub struct Session {
+        id: String => "id",
+        user_id: String => "userId",
+        expires_at: Timestamp => "expiresAt",
+        created_at: Timestamp => "createdAt",
+        ip_address: Option<String> => "ipAddress",
+        user_agent: Option<String> => "userAgent",
+    }
+
+    /// `GET /auth/session`, query `session`.
+    pub struct SessionInfo {
+        session: Session => "session",
+        user: User => "user",
+    }
 }
 
 impl From<UserRow> for User {
@@ -55,18 +71,6 @@ impl From<&UserRow> for User {
             updated_at: u.updated_at,
         }
     }
-}
-
-/// A session; its secret token is never part of it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Session {
-    pub id: String,
-    pub user_id: String,
-    pub expires_at: Timestamp,
-    pub created_at: Timestamp,
-    pub ip_address: Option<String>,
-    pub user_agent: Option<String>,
 }
 
 impl From<SessionRow> for Session {
@@ -116,14 +120,6 @@ pub struct Me {
     pub workspaces: Vec<Workspace>,
     /// The personal workspace once setup is finalized, else null.
     pub active_workspace_id: Option<String>,
-}
-
-/// `GET /auth/session`, query `session`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionInfo {
-    pub session: Session,
-    pub user: User,
 }
 
 /// `POST /auth/sign-up/email`, mutation `signUpEmail`.

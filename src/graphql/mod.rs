@@ -29,7 +29,7 @@ mod http;
 mod limits;
 mod ops;
 mod passwords;
-mod plain;
+pub(crate) mod plain;
 mod schema_description;
 mod sessions;
 mod social;

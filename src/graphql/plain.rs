@@ -1,30 +1,26 @@
 //! GraphQL output of the three types on every session check: `User`, `Session` and
-//! `SessionInfo`.
+//! `SessionInfo`, declared once by [`plain_objects!`] (in `model.rs`).
 //!
 //! They are plain data, so their selection sets are answered in place: one pass over
 //! the fields, fragments and aliases, no future or `IndexMap` lookup per field. The
 //! derived resolver spends a boxed future, a context and the container machinery on
-//! every field, a large share of a GraphQL session query (README, Performance). Their schema entries
-//! still come from `#[derive(SimpleObject)]`, on the registration types below, so the
-//! SDL is the derive's (the snapshot of `schema.graphql` guards it).
+//! every field, a large share of a GraphQL session query (README, Performance). Their
+//! schema entries still come from `#[derive(SimpleObject)]`, on registration types the
+//! macro declares from the same field list, so the SDL is the derive's (the snapshot of
+//! `schema.graphql` guards it, and a test here resolves every registered field).
 //!
 //! `@skip` and `@include` are applied by async-graphql before execution; the schema
 //! has no other directives. Extensions are not called for these nested fields.
 
-use std::borrow::Cow;
-
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
-use async_graphql::registry::Registry;
 use async_graphql::{
-    ContextSelectionSet, Name, OutputType, Positioned, ScalarType, ServerError, ServerResult,
-    SimpleObject, Value,
+    ContextSelectionSet, Name, Positioned, ScalarType, ServerError, ServerResult, Value,
 };
 
 use crate::domain::Timestamp;
-use crate::model::{Session, SessionInfo, User};
 
 /// A plain object: a type name and the value of each field by its GraphQL name.
-trait Plain {
+pub(crate) trait Plain {
     const NAME: &'static str;
     /// The value of field `name`; `ctx` is the field's own selection set.
     fn field(&self, name: &str, ctx: &ContextSelectionSet<'_>) -> ServerResult<Value>;
@@ -34,15 +30,37 @@ fn string(s: &str) -> Value {
     Value::String(s.to_owned())
 }
 
-fn optional(s: &Option<String>) -> Value {
-    s.as_deref().map_or(Value::Null, string)
+/// A field's value in a plain object: a leaf, or a nested plain object answered on
+/// the field's own selection set.
+pub(crate) trait PlainField {
+    fn plain(&self, ctx: &ContextSelectionSet<'_>) -> ServerResult<Value>;
 }
 
-fn time(t: Timestamp) -> Value {
-    t.to_value()
+impl PlainField for String {
+    fn plain(&self, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+        Ok(string(self))
+    }
 }
 
-fn unknown(type_name: &str, name: &str) -> ServerError {
+impl PlainField for Option<String> {
+    fn plain(&self, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+        Ok(self.as_deref().map_or(Value::Null, string))
+    }
+}
+
+impl PlainField for bool {
+    fn plain(&self, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+        Ok(Value::Boolean(*self))
+    }
+}
+
+impl PlainField for Timestamp {
+    fn plain(&self, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+        Ok(self.to_value())
+    }
+}
+
+pub(crate) fn unknown(type_name: &str, name: &str) -> ServerError {
     // Unreachable after validation; kept as an error rather than a panic.
     ServerError::new(
         format!(r#"Unknown field "{name}" on type "{type_name}"."#),
@@ -50,50 +68,8 @@ fn unknown(type_name: &str, name: &str) -> ServerError {
     )
 }
 
-impl Plain for User {
-    const NAME: &'static str = "User";
-    fn field(&self, name: &str, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
-        Ok(match name {
-            "id" => string(&self.id),
-            "email" => string(&self.email),
-            "name" => string(&self.name),
-            "emailVerified" => Value::Boolean(self.email_verified),
-            "image" => optional(&self.image),
-            "createdAt" => time(self.created_at),
-            "updatedAt" => time(self.updated_at),
-            _ => return Err(unknown(Self::NAME, name)),
-        })
-    }
-}
-
-impl Plain for Session {
-    const NAME: &'static str = "Session";
-    fn field(&self, name: &str, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
-        Ok(match name {
-            "id" => string(&self.id),
-            "userId" => string(&self.user_id),
-            "expiresAt" => time(self.expires_at),
-            "createdAt" => time(self.created_at),
-            "ipAddress" => optional(&self.ip_address),
-            "userAgent" => optional(&self.user_agent),
-            _ => return Err(unknown(Self::NAME, name)),
-        })
-    }
-}
-
-impl Plain for SessionInfo {
-    const NAME: &'static str = "SessionInfo";
-    fn field(&self, name: &str, ctx: &ContextSelectionSet<'_>) -> ServerResult<Value> {
-        match name {
-            "session" => resolve(&self.session, ctx),
-            "user" => resolve(&self.user, ctx),
-            _ => Err(unknown(Self::NAME, name)),
-        }
-    }
-}
-
 /// Answers `ctx`'s selection set on `value`.
-fn resolve<T: Plain>(value: &T, ctx: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+pub(crate) fn resolve<T: Plain>(value: &T, ctx: &ContextSelectionSet<'_>) -> ServerResult<Value> {
     let mut out = async_graphql::indexmap::IndexMap::with_capacity(ctx.item.node.items.len());
     collect(value, ctx, ctx.item, &mut out)?;
     Ok(Value::Object(out))
@@ -162,68 +138,82 @@ fn merge(out: &mut async_graphql::indexmap::IndexMap<Name, Value>, key: Name, v:
     }
 }
 
-macro_rules! plain_output {
-    ($ty:ty, $registration:ty) => {
-        impl OutputType for $ty {
-            fn type_name() -> Cow<'static, str> {
-                <$registration as OutputType>::type_name()
+/// Declares plain objects once: for each, the response struct both doors render
+/// (serde + OpenAPI), its GraphQL registration type (the derive's schema entry,
+/// in the module `registered`), and its in-place resolver. Each field names its
+/// GraphQL spelling beside it; `every_registered_field_resolves` (below) fails if one
+/// is misspelt.
+macro_rules! plain_objects {
+    ($(
+        $(#[doc = $tdoc:literal])*
+        pub struct $name:ident {
+            $( $(#[doc = $fdoc:literal])* $field:ident : $ty:ty => $gname:literal ),* $(,)?
+        }
+    )*) => {
+        $(
+            $(#[doc = $tdoc])*
+            #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+            #[serde(rename_all = "camelCase")]
+            pub struct $name {
+                $( $(#[doc = $fdoc])* pub $field: $ty, )*
             }
 
-            fn create_type_info(registry: &mut Registry) -> String {
-                <$registration as OutputType>::create_type_info(registry)
+            impl $crate::graphql::plain::Plain for $name {
+                const NAME: &'static str = stringify!($name);
+                fn field(
+                    &self,
+                    name: &str,
+                    ctx: &async_graphql::ContextSelectionSet<'_>,
+                ) -> async_graphql::ServerResult<async_graphql::Value> {
+                    match name {
+                        $( $gname => $crate::graphql::plain::PlainField::plain(&self.$field, ctx), )*
+                        _ => Err($crate::graphql::plain::unknown(stringify!($name), name)),
+                    }
+                }
             }
 
-            async fn resolve(
-                &self,
-                ctx: &ContextSelectionSet<'_>,
-                _field: &Positioned<Field>,
-            ) -> ServerResult<Value> {
-                resolve(self, ctx)
+            impl $crate::graphql::plain::PlainField for $name {
+                fn plain(
+                    &self,
+                    ctx: &async_graphql::ContextSelectionSet<'_>,
+                ) -> async_graphql::ServerResult<async_graphql::Value> {
+                    $crate::graphql::plain::resolve(self, ctx)
+                }
             }
+
+            impl async_graphql::OutputType for $name {
+                fn type_name() -> std::borrow::Cow<'static, str> {
+                    <registered::$name as async_graphql::OutputType>::type_name()
+                }
+
+                fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+                    <registered::$name as async_graphql::OutputType>::create_type_info(registry)
+                }
+
+                async fn resolve(
+                    &self,
+                    ctx: &async_graphql::ContextSelectionSet<'_>,
+                    _field: &async_graphql::Positioned<async_graphql::parser::types::Field>,
+                ) -> async_graphql::ServerResult<async_graphql::Value> {
+                    $crate::graphql::plain::resolve(self, ctx)
+                }
+            }
+        )*
+
+        /// The registration types: the schema entries of the plain objects, never
+        /// constructed. Their names are the objects' own, so the derive names them.
+        #[allow(dead_code)]
+        mod registered {
+            use super::*;
+            $(
+                $(#[doc = $tdoc])*
+                #[derive(async_graphql::SimpleObject)]
+                pub struct $name {
+                    $( $(#[doc = $fdoc])* $field: $ty, )*
+                }
+            )*
         }
     };
 }
 
-plain_output!(User, UserType);
-plain_output!(Session, SessionType);
-plain_output!(SessionInfo, SessionInfoType);
-
-// Registration types: the schema entries of the three types, never constructed.
-
-/// An account.
-#[derive(SimpleObject)]
-#[graphql(name = "User")]
-#[allow(dead_code)]
-struct UserType {
-    /// UUID.
-    id: String,
-    /// Lower-case email address.
-    email: String,
-    name: String,
-    email_verified: bool,
-    image: Option<String>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
-/// A session; its secret token is never part of it.
-#[derive(SimpleObject)]
-#[graphql(name = "Session")]
-#[allow(dead_code)]
-struct SessionType {
-    id: String,
-    user_id: String,
-    expires_at: Timestamp,
-    created_at: Timestamp,
-    ip_address: Option<String>,
-    user_agent: Option<String>,
-}
-
-/// `GET /auth/session`, query `session`.
-#[derive(SimpleObject)]
-#[graphql(name = "SessionInfo")]
-#[allow(dead_code)]
-struct SessionInfoType {
-    session: SessionType,
-    user: UserType,
-}
+pub(crate) use plain_objects;

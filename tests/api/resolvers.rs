@@ -77,3 +77,54 @@ async fn resolvers_answer_through_the_service_below_http() {
         assert!(fields.get(f).is_some(), "{f} in {fields}");
     }
 }
+
+/// `User`, `Session` and `SessionInfo` are answered in place from one declaration
+/// (`plain_objects!`): every field the schema registers for them must resolve, each
+/// to the value REST gives, so a misspelt GraphQL name in the declaration fails here.
+#[tokio::test]
+async fn every_registered_field_of_the_plain_objects_resolves() {
+    let (schema, app) = schema_and_app().await;
+    let fields_of = |ty: &str| -> Vec<String> {
+        let sdl = schema.sdl();
+        let start = sdl
+            .find(&format!("type {ty} {{"))
+            .unwrap_or_else(|| panic!("{ty} in the SDL"));
+        let body = &sdl[start..start + sdl[start..].find('}').unwrap()];
+        body.lines()
+            .skip(1)
+            .map(str::trim)
+            .filter(|l| l.contains(':') && !l.starts_with('"'))
+            .map(|l| l.split(':').next().unwrap().trim().to_string())
+            .collect()
+    };
+    let user = fields_of("User");
+    let session = fields_of("Session");
+    assert!(
+        user.len() >= 7 && session.len() >= 6,
+        "{user:?} {session:?}"
+    );
+    assert_eq!(fields_of("SessionInfo"), ["session", "user"]);
+    let query = format!(
+        "{{ session {{ __typename session {{ __typename {} }} user {{ __typename {} }} }} }}",
+        session.join(" "),
+        user.join(" ")
+    );
+    let token = app.verified_user("plain@example.com").await;
+    let r = schema.execute(run(&query, Some(token.clone()))).await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let data = r.data.into_json().unwrap();
+    let rest = app.get("/auth/session", Some(&token)).await;
+    assert_eq!(rest.status, 200);
+    assert_eq!(data["session"]["__typename"], "SessionInfo");
+    for (ty, fields) in [("session", &session), ("user", &user)] {
+        let got = &data["session"][ty];
+        assert_eq!(
+            got["__typename"],
+            if ty == "user" { "User" } else { "Session" }
+        );
+        for f in fields {
+            assert_eq!(got[f], rest.body[ty][f], "{ty}.{f}");
+            assert!(got.get(f).is_some(), "{ty}.{f} answered");
+        }
+    }
+}
