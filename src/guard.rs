@@ -29,6 +29,10 @@ pub enum Flow {
     ChangePassword,
     SetPassword,
     VerifyEmail,
+    Reauthenticate,
+    ChangeEmail,
+    ConfirmEmailChange,
+    DeleteUser,
 }
 
 impl Flow {
@@ -42,6 +46,10 @@ impl Flow {
             Flow::ChangePassword => "change-password",
             Flow::SetPassword => "set-password",
             Flow::VerifyEmail => "verify-email",
+            Flow::Reauthenticate => "reauthenticate",
+            Flow::ChangeEmail => "change-email",
+            Flow::ConfirmEmailChange => "confirm-email-change",
+            Flow::DeleteUser => "delete-user",
         }
     }
 }

@@ -24,6 +24,8 @@ pub mod mail;
 pub mod model;
 /// OpenID Connect relying party (social sign-in).
 pub mod oidc;
+/// The operator commands (`latch users …`).
+pub mod operator;
 /// latch's HTML pages and their security headers.
 pub mod pages;
 /// argon2id hashing and the password policy.

@@ -1,4 +1,4 @@
-//! The `latch` binary: `serve` (default), `migrate`, `print-schema`.
+//! The `latch` binary: `serve` (default), `migrate`, `print-schema`, `users …`.
 
 use clap::Parser;
 use latch::config::{Cli, Command};
@@ -37,6 +37,12 @@ async fn async_main() -> std::process::ExitCode {
 
 async fn run(settings: latch::config::Settings, command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Users { action } => {
+            let state = latch::startup::operator_state(settings).await?;
+            let line = latch::operator::run(&state, &action).await?;
+            println!("{line}");
+            Ok(())
+        }
         Command::Migrate => {
             let cfg = settings.resolve(settings.bind)?;
             let store = latch::store::Store::from_config(&cfg).await?;

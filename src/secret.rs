@@ -154,11 +154,49 @@ mod tests {
                 "{:?}",
                 SetPassword {
                     new_password: s(),
+                    password: some(),
+                    code: some(),
                     turnstile_token: some()
                 }
             ),
         );
         assert_hidden("VerifyEmail", format!("{:?}", VerifyEmail { token: s() }));
+        assert_hidden(
+            "Reauthenticate",
+            format!(
+                "{:?}",
+                Reauthenticate {
+                    password: some(),
+                    code: some()
+                }
+            ),
+        );
+        assert_hidden(
+            "DeleteUser",
+            format!(
+                "{:?}",
+                DeleteUser {
+                    password: some(),
+                    code: some()
+                }
+            ),
+        );
+        assert_hidden(
+            "ChangeEmail",
+            format!(
+                "{:?}",
+                ChangeEmail {
+                    new_email: "a@b.c".into(),
+                    callback_url: None,
+                    password: some(),
+                    code: some()
+                }
+            ),
+        );
+        assert_hidden(
+            "ConfirmEmailChange",
+            format!("{:?}", ConfirmEmailChange { token: s() }),
+        );
         assert_hidden(
             "VerifyEmailQuery",
             format!(
@@ -239,7 +277,8 @@ mod tests {
                     password_hash: some(),
                     name: None,
                     callback_url: None,
-                    signup_request: None
+                    signup_request: None,
+                    new_email: None
                 }
             ),
         );
@@ -289,6 +328,10 @@ mod tests {
             ip_address: None,
             user_agent: None,
             created_at: Timestamp(0),
+            authenticated_at: Timestamp(0),
+            last_active_at: Timestamp(0),
+            last_ip_address: None,
+            auth_methods: vec![],
         };
         let signed = crate::service::SignedIn {
             user,
@@ -338,7 +381,13 @@ mod tests {
                         revoke_other_sessions: true
                     }
                 ),
-                format!("{:?}", NewPassword { new: pw() }),
+                format!(
+                    "{:?}",
+                    NewPassword {
+                        new: pw(),
+                        proof: Proof::new(Some(S), Some(S))
+                    }
+                ),
                 format!(
                     "{:?}",
                     Callback {

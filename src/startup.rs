@@ -30,6 +30,19 @@ pub struct Application {
     state: AppState,
 }
 
+/// The service for an operator command: the same store, mail and configuration as
+/// `serve`, without binding the port or discovering providers.
+pub async fn operator_state(settings: Settings) -> anyhow::Result<AppState> {
+    let cfg = settings.resolve(settings.bind)?;
+    let store = Store::from_config(&cfg).await?;
+    store.migrate().await?;
+    let hasher = Hasher::new(cfg.argon2)?;
+    let mailer = Mailer::from_config(&cfg)?;
+    let guard = Guard::from_config(&cfg)?;
+    let providers = Providers::from_config(&cfg)?;
+    Ok(AppState::new(cfg, store, hasher, mailer, guard, providers))
+}
+
 impl Application {
     /// Validates the configuration, connects and migrates the database, binds the port.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {

@@ -23,7 +23,7 @@ pub struct Cli {
 }
 
 /// Subcommands; `serve` is the default.
-#[derive(Debug, Subcommand, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Apply migrations, then serve HTTP (the default).
     Serve,
@@ -31,6 +31,23 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) to standard output.
     PrintSchema,
+    /// Operator commands on one account.
+    Users {
+        #[command(subcommand)]
+        action: UsersCommand,
+    },
+}
+
+/// `latch users …`: each prints what it did; an email with no account changes nothing
+/// and exits non-zero.
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
+pub enum UsersCommand {
+    /// Delete every session of the user and print how many.
+    RevokeSessions { email: String },
+    /// Lift the password lock and the second-factor lock, and reset both counts.
+    Unlock { email: String },
+    /// Remove the second factor, revoke every session and mail `two-factor-reset`.
+    ResetTwoFactor { email: String },
 }
 
 /// Raw settings as given by the environment or flags; see [`Config`] for the resolved form.
@@ -67,6 +84,12 @@ pub struct Settings {
     /// A session is extended on use once this many seconds have passed since its last extension.
     #[arg(long, env = "LATCH_SESSION_REFRESH_SECS", default_value_t = 86_400)]
     pub session_refresh_secs: u64,
+    /// A session's `lastActiveAt` and `lastIpAddress` are written at most once per this many seconds.
+    #[arg(long, env = "LATCH_SESSION_ACTIVITY_SECS", default_value_t = 300)]
+    pub session_activity_secs: u64,
+    /// A session whose `authenticatedAt` is at most this old needs no step-up proof.
+    #[arg(long, env = "LATCH_FRESH_AUTH_SECS", default_value_t = 600)]
+    pub fresh_auth_secs: u64,
     /// Absolute session lifetime in seconds.
     #[arg(long, env = "LATCH_SESSION_MAX_AGE_SECS", default_value_t = 2_592_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub session_max_age_secs: u64,
@@ -249,6 +272,8 @@ pub struct Config {
     pub session_ttl_secs: u64,
     pub session_refresh_secs: u64,
     pub session_max_age_secs: u64,
+    pub session_activity_secs: u64,
+    pub fresh_auth_secs: u64,
     pub mail_outbox: String,
     pub smtp_url: Option<Secret<String>>,
     pub mail_from: lettre::message::Mailbox,
@@ -346,6 +371,8 @@ impl Settings {
             session_ttl_secs: self.session_ttl_secs,
             session_refresh_secs: self.session_refresh_secs,
             session_max_age_secs: self.session_max_age_secs,
+            session_activity_secs: self.session_activity_secs,
+            fresh_auth_secs: self.fresh_auth_secs,
             mail_outbox: self.mail_outbox.clone(),
             smtp_url: self.smtp_url.clone(),
             mail_from,

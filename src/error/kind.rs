@@ -13,12 +13,14 @@ pub enum Kind {
     Unauthorized,
     InvalidCredentials,
     ApiKeyNotAllowed,
+    InvalidCode,
     BotCheckFailed,
     EmailNotVerified,
     InvalidOrigin,
     InvalidRedirect,
     LastLoginMethod,
     AccountNotLinked,
+    ReauthenticationRequired,
     NotFound,
     MethodNotAllowed,
     UserExists,
@@ -36,7 +38,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, for tests that check each one.
-    pub const ALL: [Kind; 26] = [
+    pub const ALL: [Kind; 28] = [
         Kind::BadRequest,
         Kind::InvalidState,
         Kind::ProviderError,
@@ -44,12 +46,14 @@ impl Kind {
         Kind::Unauthorized,
         Kind::InvalidCredentials,
         Kind::ApiKeyNotAllowed,
+        Kind::InvalidCode,
         Kind::BotCheckFailed,
         Kind::EmailNotVerified,
         Kind::InvalidOrigin,
         Kind::InvalidRedirect,
         Kind::LastLoginMethod,
         Kind::AccountNotLinked,
+        Kind::ReauthenticationRequired,
         Kind::NotFound,
         Kind::MethodNotAllowed,
         Kind::UserExists,
@@ -71,15 +75,17 @@ impl Kind {
             Kind::BadRequest | Kind::InvalidState | Kind::ProviderError | Kind::InvalidToken => {
                 StatusCode::BAD_REQUEST
             }
-            Kind::Unauthorized | Kind::InvalidCredentials | Kind::ApiKeyNotAllowed => {
-                StatusCode::UNAUTHORIZED
-            }
+            Kind::Unauthorized
+            | Kind::InvalidCredentials
+            | Kind::ApiKeyNotAllowed
+            | Kind::InvalidCode => StatusCode::UNAUTHORIZED,
             Kind::BotCheckFailed
             | Kind::EmailNotVerified
             | Kind::InvalidOrigin
             | Kind::InvalidRedirect
             | Kind::LastLoginMethod
-            | Kind::AccountNotLinked => StatusCode::FORBIDDEN,
+            | Kind::AccountNotLinked
+            | Kind::ReauthenticationRequired => StatusCode::FORBIDDEN,
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Kind::UserExists | Kind::PasswordAlreadySet | Kind::AccountAlreadyLinked => {
@@ -106,12 +112,14 @@ impl Kind {
             Kind::Unauthorized => ("UNAUTHORIZED", None),
             Kind::InvalidCredentials => ("UNAUTHORIZED", Some("INVALID_CREDENTIALS")),
             Kind::ApiKeyNotAllowed => ("UNAUTHORIZED", Some("API_KEY_NOT_ALLOWED")),
+            Kind::InvalidCode => ("UNAUTHORIZED", Some("INVALID_CODE")),
             Kind::BotCheckFailed => ("FORBIDDEN", Some("BOT_CHECK_FAILED")),
             Kind::EmailNotVerified => ("FORBIDDEN", Some("EMAIL_NOT_VERIFIED")),
             Kind::InvalidOrigin => ("FORBIDDEN", Some("INVALID_ORIGIN")),
             Kind::InvalidRedirect => ("FORBIDDEN", Some("INVALID_REDIRECT")),
             Kind::LastLoginMethod => ("FORBIDDEN", Some("LAST_LOGIN_METHOD")),
             Kind::AccountNotLinked => ("FORBIDDEN", Some("ACCOUNT_NOT_LINKED")),
+            Kind::ReauthenticationRequired => ("FORBIDDEN", Some("REAUTHENTICATION_REQUIRED")),
             Kind::NotFound => ("NOT_FOUND", None),
             Kind::MethodNotAllowed => ("METHOD_NOT_ALLOWED", None),
             Kind::UserExists => ("USER_EXISTS", None),

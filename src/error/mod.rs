@@ -89,6 +89,18 @@ impl AppError {
             "The current password is incorrect.",
         )
     }
+    pub fn invalid_code() -> Self {
+        Self::new(
+            Kind::InvalidCode,
+            "The code is incorrect or was already used.",
+        )
+    }
+    pub fn reauthentication_required() -> Self {
+        Self::new(
+            Kind::ReauthenticationRequired,
+            "Confirm it is you: send your password (or a code), or sign in again.",
+        )
+    }
     pub fn api_key_not_allowed() -> Self {
         Self::new(
             Kind::ApiKeyNotAllowed,

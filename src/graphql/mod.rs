@@ -22,6 +22,7 @@ use crate::web::{
 /// The schema type served at `/graphql`.
 pub type LatchSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
+mod account;
 mod accounts;
 mod documents;
 mod extension;
@@ -104,7 +105,10 @@ fn gql(e: AppError) -> async_graphql::Error {
 async fn principal(ctx: &Context<'_>) -> GqlResult<Principal> {
     let st = state(ctx);
     let req = request(ctx);
-    let p = st.authenticate(req.token.as_deref()).await.map_err(gql)?;
+    let p = st
+        .authenticate(req.token.as_deref(), &req.meta)
+        .await
+        .map_err(gql)?;
     if let Some(cookie) = refreshed_cookie(st.config(), &req.token, &p) {
         ctx.append_http_header(header::SET_COOKIE, cookie);
     }
@@ -119,7 +123,12 @@ fn set_session_cookie(ctx: &Context<'_>, s: &SignedIn) {
 // Queries, one part per area; the parts' order is the order of the fields in the SDL.
 // (A `///` comment here would become the type's description in the SDL.)
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(sessions::SessionsQuery, social::LinkedQuery, ops::OpsQuery);
+pub struct QueryRoot(
+    sessions::SessionsQuery,
+    social::LinkedQuery,
+    ops::OpsQuery,
+    account::AccountQuery,
+);
 
 // Mutations, one part per area (accounts has two, to keep the SDL's order).
 #[derive(MergedObject, Default)]
@@ -129,4 +138,5 @@ pub struct MutationRoot(
     passwords::PasswordsMutation,
     accounts::VerificationMutation,
     social::SocialMutation,
+    account::AccountMutation,
 );

@@ -48,6 +48,12 @@ impl PlainField for Option<String> {
     }
 }
 
+impl PlainField for Vec<String> {
+    fn plain(&self, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+        Ok(Value::List(self.iter().map(|s| string(s)).collect()))
+    }
+}
+
 impl PlainField for bool {
     fn plain(&self, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
         Ok(Value::Boolean(*self))

@@ -57,22 +57,7 @@ async fn verify_email(
                 None => with_cookies(Json(VerifyEmailResult::from(s)), &[cookie]),
             })
         }
-        Err(e) if e.kind() == Kind::InvalidRedirect => Err(e),
-        Err(e) => {
-            // With a valid callbackURL the browser goes back to the app with the error.
-            match state.redirect(q.callback_url.as_deref()) {
-                Ok(Some(url)) => {
-                    e.log();
-                    let code = e.kind().redirect_code();
-                    let mut res = found(&with_query(&url, "error", code));
-                    if let Some(secs) = e.retry_after_secs() {
-                        res.headers_mut().insert(header::RETRY_AFTER, secs.into());
-                    }
-                    Ok(res)
-                }
-                _ => Err(e),
-            }
-        }
+        Err(e) => error_to_callback(&state, q.callback_url.as_deref(), e),
     }
 }
 

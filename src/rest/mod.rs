@@ -24,6 +24,7 @@ use crate::web::{
     sole_cookie_value,
 };
 
+mod account;
 mod accounts;
 mod ops;
 mod passwords;
@@ -42,6 +43,7 @@ struct ApiDoc;
 pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts::routes())
+        .merge(account::routes())
         .merge(sessions::routes())
         .merge(passwords::routes())
         .merge(social::routes())
@@ -57,8 +59,9 @@ fn status_ok() -> Json<StatusResult> {
 async fn principal(
     state: &AppState,
     token: &PresentedToken,
+    meta: &RequestMeta,
 ) -> AppResult<(Principal, Vec<String>)> {
-    let p = state.authenticate(token.as_deref()).await?;
+    let p = state.authenticate(token.as_deref(), meta).await?;
     let cookies = refreshed_cookie(state.config(), token, &p)
         .into_iter()
         .collect();
@@ -72,6 +75,30 @@ fn found(url: &url::Url) -> Response {
         [(header::LOCATION, url.as_str().to_string())],
     )
         .into_response()
+}
+
+/// A link route's error: with a valid `callbackURL` the browser goes back to the app
+/// with `?error=CODE` (an invalid `callbackURL` itself is answered as is).
+fn error_to_callback(
+    state: &AppState,
+    callback_url: Option<&str>,
+    e: AppError,
+) -> AppResult<Response> {
+    if e.kind() == Kind::InvalidRedirect {
+        return Err(e);
+    }
+    match state.redirect(callback_url) {
+        Ok(Some(url)) => {
+            e.log();
+            let code = e.kind().redirect_code();
+            let mut res = found(&with_query(&url, "error", code));
+            if let Some(secs) = e.retry_after_secs() {
+                res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            Ok(res)
+        }
+        _ => Err(e),
+    }
 }
 
 fn with_cookies(body: impl IntoResponse, cookies: &[String]) -> Response {

@@ -67,7 +67,7 @@ async fn change_password(
     meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::ChangePassword>,
 ) -> AppResult<Response> {
-    let (p, cookies) = principal(&state, &token).await?;
+    let (p, cookies) = principal(&state, &token, &meta).await?;
     state.change_password(&p, input, &meta).await?;
     Ok(with_cookies(status_ok(), &cookies))
 }
@@ -88,7 +88,7 @@ async fn set_password(
     meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::SetPassword>,
 ) -> AppResult<Response> {
-    let (p, cookies) = principal(&state, &token).await?;
+    let (p, cookies) = principal(&state, &token, &meta).await?;
     state.set_password(&p, input, &meta).await?;
     Ok(with_cookies(status_ok(), &cookies))
 }

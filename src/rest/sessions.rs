@@ -42,15 +42,23 @@ async fn sign_in(
 
 #[utoipa::path(get, path = "/auth/session", tag = "auth",
     responses((status = 200, body = SessionInfo), (status = 401, body = ErrorBody)))]
-async fn session(State(state): State<AppState>, token: PresentedToken) -> AppResult<Response> {
-    let (p, cookies) = principal(&state, &token).await?;
+async fn session(
+    State(state): State<AppState>,
+    token: PresentedToken,
+    meta: RequestMeta,
+) -> AppResult<Response> {
+    let (p, cookies) = principal(&state, &token, &meta).await?;
     Ok(with_cookies(Json(SessionInfo::from(p)), &cookies))
 }
 
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
-async fn me(State(state): State<AppState>, token: PresentedToken) -> AppResult<Response> {
-    let (p, cookies) = principal(&state, &token).await?;
+async fn me(
+    State(state): State<AppState>,
+    token: PresentedToken,
+    meta: RequestMeta,
+) -> AppResult<Response> {
+    let (p, cookies) = principal(&state, &token, &meta).await?;
     Ok(with_cookies(Json(Me::from(state.me(&p).await?)), &cookies))
 }
 

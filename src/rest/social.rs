@@ -18,8 +18,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn linked_accounts(
     State(state): State<AppState>,
     token: PresentedToken,
+    meta: RequestMeta,
 ) -> AppResult<Response> {
-    let (p, cookies) = principal(&state, &token).await?;
+    let (p, cookies) = principal(&state, &token, &meta).await?;
     let accounts = state.linked_accounts(&p).await?;
     Ok(with_cookies(
         Json(LinkedAccounts {
@@ -41,9 +42,10 @@ async fn linked_accounts(
 async fn unlink_provider(
     State(state): State<AppState>,
     token: PresentedToken,
+    meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::UnlinkProvider>,
 ) -> AppResult<Response> {
-    let (p, cookies) = principal(&state, &token).await?;
+    let (p, cookies) = principal(&state, &token, &meta).await?;
     state.unlink_provider(&p, input.into()).await?;
     Ok(with_cookies(status_ok(), &cookies))
 }
@@ -53,8 +55,9 @@ async fn unlink_provider(
 async fn two_factor_status(
     State(state): State<AppState>,
     token: PresentedToken,
+    meta: RequestMeta,
 ) -> AppResult<Response> {
-    let (p, cookies) = principal(&state, &token).await?;
+    let (p, cookies) = principal(&state, &token, &meta).await?;
     Ok(with_cookies(
         Json(TwoFactorStatus::from(state.two_factor_status(&p).await?)),
         &cookies,
@@ -122,7 +125,7 @@ async fn link_social(
     meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::LinkSocial>,
 ) -> AppResult<Response> {
-    let (p, mut cookies) = principal(&state, &token).await?;
+    let (p, mut cookies) = principal(&state, &token, &meta).await?;
     let start = state.social_start(input.into(), Some(&p), &meta).await?;
     cookies.push(oauth_state_cookie(state.config(), &start.binding));
     Ok(with_cookies(

@@ -143,7 +143,7 @@ impl AppState {
             .user_by_id(&user.id)
             .await?
             .context("verified user vanished")?;
-        let signed_in = self.start_session(user, true, meta).await?;
+        let signed_in = self.start_session(user, true, "email-link", meta).await?;
         Ok(Verified {
             signed_in,
             redirect,

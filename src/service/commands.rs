@@ -88,9 +88,44 @@ pub struct PasswordChange {
     pub revoke_other_sessions: bool,
 }
 
-/// A first password for an account that has none.
+/// The proofs a step-up route or `reauthenticate` may carry (docs/api.md §7).
+#[derive(Default)]
+pub struct Proof {
+    pub password: Option<Password>,
+    /// A TOTP code or a backup code.
+    pub code: Option<String>,
+}
+
+impl Proof {
+    pub fn new(password: Option<&str>, code: Option<&str>) -> Proof {
+        Proof {
+            password: password.map(Password::new),
+            code: code.map(str::to_string),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.password.is_none() && self.code.is_none()
+    }
+}
+
+/// A first password for an account that has none, with the step-up proof.
 pub struct NewPassword {
     pub new: Password,
+    pub proof: Proof,
+}
+
+/// A change of the profile: `None` keeps a field; `image: Some(None)` clears it.
+pub struct ProfileUpdate {
+    pub name: Option<Name>,
+    pub image: Option<Option<String>>,
+}
+
+/// A request to move the account to another address.
+pub struct EmailChange {
+    pub new_email: Email,
+    pub callback_url: Option<String>,
+    pub proof: Proof,
 }
 
 /// Removal of one way to sign in.
@@ -170,5 +205,13 @@ crate::debug_redacted!(NewAccount { email, name, callback_url } hiding { passwor
 crate::debug_redacted!(Credentials { email, remember_me } hiding { password });
 crate::debug_redacted!(PasswordReset {  } hiding { token, new_password });
 crate::debug_redacted!(PasswordChange { revoke_other_sessions } hiding { current, new });
-crate::debug_redacted!(NewPassword {  } hiding { new });
+crate::debug_redacted!(NewPassword {  } hiding { new, proof });
+crate::debug_redacted!(Proof {  } hiding { password, code });
+crate::debug_redacted!(EmailChange { new_email, callback_url } hiding { proof });
+
+impl crate::secret::Presence for Proof {
+    fn is_present(&self) -> bool {
+        !self.is_empty()
+    }
+}
 crate::debug_redacted!(Callback { error, iss } hiding { code, state });

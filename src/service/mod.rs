@@ -5,9 +5,12 @@
 mod accounts;
 pub mod commands;
 mod linked;
+mod operator;
 mod passwords;
+mod profile;
 mod sessions;
 mod social;
+mod stepup;
 mod views;
 
 pub use crate::domain::RequestMeta;
@@ -20,10 +23,10 @@ use anyhow::Context;
 use url::Url;
 
 use crate::config::Config;
-use crate::domain::{Email, MAX_TOKEN_LEN, Timestamp, new_token, token_hash};
+use crate::domain::{Email, MAX_TOKEN_LEN, SessionId, Timestamp, new_token, token_hash};
 use crate::error::{AppError, AppResult, Kind};
 use crate::guard::{Flow, Guard};
-use crate::mail::{self, Mailer};
+use crate::mail::{self, Mailer, Notice};
 use crate::oidc::Providers;
 use crate::password::{Hasher, Policy};
 use crate::redirect::{parse_optional, with_query};

@@ -53,6 +53,7 @@ impl AppState {
                 password_hash: None,
                 name: None,
                 callback_url: None,
+                new_email: None,
                 expires_at: Timestamp::now().plus_secs(RESET_TTL_SECS),
             })
             .await?;
@@ -97,7 +98,9 @@ impl AppState {
             .ok_or_else(AppError::invalid_token)?;
         store.clear_failures(email.as_str()).await?;
         let user = store.user_by_id(&user.id).await?.context("user vanished")?;
-        self.finalize_setup(&user).await
+        self.finalize_setup(&user).await?;
+        self.send_notice(&user, Notice::PasswordReset, meta);
+        Ok(())
     }
 
     /// Changes the password of the signed-in user; a wrong current password counts
@@ -141,6 +144,7 @@ impl AppState {
                 .delete_sessions_of(&p.user.id, Some(&p.session.id))
                 .await?;
         }
+        self.send_notice(&p.user, Notice::PasswordChanged, meta);
         Ok(())
     }
 
@@ -152,7 +156,7 @@ impl AppState {
         input: impl Submission<NewPassword>,
         meta: &RequestMeta,
     ) -> AppResult<()> {
-        let NewPassword { new } = self.admit(Flow::SetPassword, meta, input).await?;
+        let NewPassword { new, proof } = self.admit(Flow::SetPassword, meta, input).await?;
         if p.user.has_password {
             return Err(AppError::password_already_set());
         }
@@ -160,6 +164,7 @@ impl AppState {
         self.inner
             .policy
             .check(&new, &email, Some(&p.user.name), "newPassword")?;
+        self.step_up(p, &proof).await?;
         let hash = self.inner.hasher.hash(&new).await?;
         if !self
             .inner
@@ -169,6 +174,7 @@ impl AppState {
         {
             return Err(AppError::password_already_set());
         }
+        self.send_notice(&p.user, Notice::PasswordChanged, meta);
         Ok(())
     }
 }

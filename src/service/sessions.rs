@@ -62,7 +62,7 @@ impl AppState {
         match user {
             Some(u) if ok => {
                 store.clear_failures(email.as_str()).await?;
-                self.start_session(u, remember_me, meta).await
+                self.start_session(u, remember_me, "password", meta).await
             }
             _ => Err(self.count_failure(&email, cfg).await?),
         }
@@ -104,6 +104,7 @@ impl AppState {
         &self,
         user: UserRow,
         remember: bool,
+        method: &str,
         meta: &RequestMeta,
     ) -> AppResult<SignedIn> {
         let cfg = &self.inner.cfg;
@@ -117,13 +118,16 @@ impl AppState {
             .insert_session(NewSession {
                 token_hash: &token_hash(&token),
                 user_id: &user.id,
+                auth_methods: &[method.to_string()],
                 expires_at: now.plus_secs(ttl.min(max_age)),
                 max_expires_at: now.plus_secs(max_age),
                 persistent: remember,
                 ip_address: ip.as_deref(),
                 user_agent: meta.user_agent.as_deref(),
             })
-            .await?;
+            .await?
+            // The account was deleted while signing in: as if it never existed.
+            .ok_or_else(AppError::invalid_credentials)?;
         Ok(SignedIn {
             user,
             session,
@@ -131,8 +135,14 @@ impl AppState {
         })
     }
 
-    /// Resolves a session token (cookie or bearer), extending the session when it is due.
-    pub async fn authenticate(&self, token: Option<&str>) -> AppResult<Principal> {
+    /// Resolves a session token (cookie or bearer), extending the session when it is
+    /// due and recording its use at most once per `LATCH_SESSION_ACTIVITY_SECS`, so a
+    /// check stays one indexed read nearly always (docs/api.md §9).
+    pub async fn authenticate(
+        &self,
+        token: Option<&str>,
+        meta: &RequestMeta,
+    ) -> AppResult<Principal> {
         let token = token.ok_or_else(AppError::unauthorized)?;
         if token.starts_with("ak_") {
             return Err(AppError::api_key_not_allowed());
@@ -163,6 +173,16 @@ impl AppState {
                 refresh = Refresh::Extended;
             }
         }
+        let since_active = (now.millis() - session.last_active_at.millis()) / 1000;
+        if since_active >= i64::try_from(cfg.session_activity_secs).unwrap_or(i64::MAX) {
+            let ip = meta.ip.map(|ip| ip.to_string());
+            self.inner
+                .store
+                .record_activity(&session.id, now, ip.as_deref())
+                .await?;
+            session.last_active_at = now;
+            session.last_ip_address = ip;
+        }
         Ok(Principal {
             user,
             session,
@@ -181,6 +201,44 @@ impl AppState {
         Ok(())
     }
 
+    /// The user's unexpired sessions: the caller's first, then the most recently
+    /// active, at most [`MAX_LISTED_SESSIONS`].
+    pub async fn list_sessions(&self, p: &Principal) -> AppResult<Vec<(SessionRow, bool)>> {
+        let others = self
+            .inner
+            .store
+            .sessions_of(&p.user.id, MAX_LISTED_SESSIONS)
+            .await?;
+        let mut out = vec![(p.session.clone(), true)];
+        out.extend(
+            others
+                .into_iter()
+                .filter(|s| s.id != p.session.id)
+                .map(|s| (s, false)),
+        );
+        out.truncate(usize::try_from(MAX_LISTED_SESSIONS).unwrap_or(100));
+        Ok(out)
+    }
+
+    /// Ends one of the caller's sessions; the caller's own acts as logout. Whether it
+    /// was the caller's own (its cookie is then cleared).
+    pub async fn revoke_session(&self, p: &Principal, id: &str) -> AppResult<bool> {
+        let id = SessionId::new(id.to_string());
+        if !self.inner.store.delete_session_of(&p.user.id, &id).await? {
+            return Err(AppError::not_found("There is no such session."));
+        }
+        Ok(id == p.session.id)
+    }
+
+    /// Ends every other session of the caller; how many.
+    pub async fn revoke_other_sessions(&self, p: &Principal) -> AppResult<u64> {
+        Ok(self
+            .inner
+            .store
+            .delete_sessions_of(&p.user.id, Some(&p.session.id))
+            .await?)
+    }
+
     /// The user with their workspaces.
     pub async fn me(&self, p: &Principal) -> AppResult<Account> {
         let workspaces = self.inner.store.memberships(&p.user.id).await?;
@@ -191,6 +249,9 @@ impl AppState {
         })
     }
 }
+
+/// The most sessions `list-sessions` answers.
+const MAX_LISTED_SESSIONS: i64 = 100;
 
 /// (sliding ttl, absolute max age) in seconds for a new or extended session.
 pub(super) fn session_lifetimes(cfg: &Config, remember: bool) -> (u64, u64) {

@@ -173,7 +173,10 @@ impl AppState {
             .linked_user(provider, &claims.subject)
             .await?
         {
-            return self.sign_in_known(claims, &uid, meta).await.map(Some);
+            return self
+                .sign_in_known(provider, claims, &uid, meta)
+                .await
+                .map(Some);
         }
         let email = claim_email(claims).ok_or_else(|| {
             AppError::provider_error("The provider did not share a usable email address.")
@@ -211,6 +214,7 @@ impl AppState {
     /// first when the provider now asserts the user's email.
     async fn sign_in_known(
         &self,
+        provider: &str,
         claims: &SocialClaims,
         uid: &UserId,
         meta: &RequestMeta,
@@ -226,7 +230,8 @@ impl AppState {
             self.finalize_setup(&user).await?;
         }
         let user = self.load_user(uid).await?;
-        self.start_session(user, true, meta).await
+        self.start_session(user, true, &format!("oidc:{provider}"), meta)
+            .await
     }
 
     /// Step 4: no account: a new user, named under the rules of docs/api.md §2;
@@ -265,7 +270,9 @@ impl AppState {
         if claims.email_verified {
             self.finalize_setup(&user).await?;
             let user = self.load_user(&uid).await?;
-            return self.start_session(user, true, meta).await;
+            return self
+                .start_session(user, true, &format!("oidc:{provider}"), meta)
+                .await;
         }
         if store
             .reserve_email(&uid, "verify-email", super::HOURLY_EMAIL_CAP, None)
@@ -306,7 +313,8 @@ impl AppState {
         }
         self.finalize_setup(&user).await?;
         let user = self.load_user(&user.id).await?;
-        self.start_session(user, true, meta).await
+        self.start_session(user, true, &format!("oidc:{provider}"), meta)
+            .await
     }
 
     pub(super) async fn load_user(&self, id: &UserId) -> AppResult<UserRow> {

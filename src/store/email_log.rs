@@ -21,10 +21,7 @@ impl Store {
         let cooldown = cooldown_since.map_or(i64::MAX, Timestamp::millis);
         let pool = self.pool();
         let mut tx = pool.begin().await?;
-        sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
-            .bind(user_id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        lock_user_row(&mut tx, user_id).await?;
         let done = sqlx::query(
             "INSERT INTO email_log (id, user_id, kind, sent_at) \
              SELECT $1, $2, $3, $4 \

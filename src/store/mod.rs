@@ -15,8 +15,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 
 use crate::domain::{SessionId, Timestamp, TokenHash, UserId};
 
+mod account;
 mod email_log;
 mod generation;
+pub use account::EmailChanged;
 mod lockout;
 mod pool;
 mod rows;
@@ -76,6 +78,13 @@ pub struct SessionRow {
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
     pub created_at: Timestamp,
+    /// The last time a factor was proven in it: its sign-in or a step-up.
+    pub authenticated_at: Timestamp,
+    /// Its latest use, written at most once per `LATCH_SESSION_ACTIVITY_SECS`.
+    pub last_active_at: Timestamp,
+    pub last_ip_address: Option<String>,
+    /// How it was established, in order (`password`, `oidc:<provider>`, …).
+    pub auth_methods: Vec<String>,
 }
 
 /// A one-time token that was just consumed.
@@ -87,6 +96,7 @@ pub struct TokenRow {
     pub name: Option<String>,
     pub callback_url: Option<String>,
     pub signup_request: Option<String>,
+    pub new_email: Option<String>,
 }
 
 /// A followed verification link.
@@ -103,6 +113,7 @@ pub struct VerifiedLink {
 pub enum Purpose {
     VerifyEmail,
     ResetPassword,
+    ChangeEmail,
 }
 
 impl Purpose {
@@ -110,6 +121,7 @@ impl Purpose {
         match self {
             Purpose::VerifyEmail => "verify-email",
             Purpose::ResetPassword => "reset-password",
+            Purpose::ChangeEmail => "change-email",
         }
     }
 }
@@ -122,6 +134,8 @@ pub struct NewToken<'a> {
     pub password_hash: Option<&'a str>,
     pub name: Option<&'a str>,
     pub callback_url: Option<&'a str>,
+    /// change-email: the address the link confirms.
+    pub new_email: Option<&'a str>,
     pub expires_at: Timestamp,
 }
 
@@ -153,6 +167,7 @@ pub struct SignupRequest {
 pub struct NewSession<'a> {
     pub token_hash: &'a TokenHash,
     pub user_id: &'a UserId,
+    pub auth_methods: &'a [String],
     pub expires_at: Timestamp,
     pub max_expires_at: Timestamp,
     pub persistent: bool,
@@ -206,6 +221,21 @@ pub struct LinkedRow {
 pub struct FailureCount {
     pub failures: i64,
     pub locked_until: Option<Timestamp>,
+}
+
+/// Takes the user's row for the rest of the transaction with a write that changes
+/// nothing: on PostgreSQL a row lock that serializes the user's transactions; on SQLite
+/// the write lock, taken before any read, so the transaction never has to upgrade a
+/// read snapshot that another writer made stale (`SQLITE_BUSY_SNAPSHOT`).
+async fn lock_user_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &UserId,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+        .bind(user_id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 fn new_id() -> String {
@@ -416,7 +446,7 @@ mod tests {
     }
 }
 
-crate::debug_redacted!(TokenRow { id, user_id, name, callback_url, signup_request } hiding { password_hash });
+crate::debug_redacted!(TokenRow { id, user_id, name, callback_url, signup_request, new_email } hiding { password_hash });
 
 crate::debug_redacted!(SignupRequest { request, name, callback_url } hiding { password_hash });
 

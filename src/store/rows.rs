@@ -17,7 +17,8 @@ pub(super) const USER_COLUMNS: &str = "id, email, name, email_verified, image, \
 /// columns come first, then the user's in the order of [`USER_COLUMNS`].
 pub(super) const SESSION_BY_TOKEN: &str = "SELECT s.id AS s_id, s.user_id, s.expires_at, \
      s.max_expires_at, s.refreshed_at, s.persistent, s.ip_address, s.user_agent, \
-     s.created_at AS s_created_at, \
+     s.created_at AS s_created_at, s.authenticated_at, s.last_active_at, s.last_ip_address, \
+     s.auth_methods, \
      u.id, u.email, u.name, u.email_verified, u.image, \
      CAST(CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_password, \
      u.personal_workspace_id, \
@@ -26,7 +27,7 @@ pub(super) const SESSION_BY_TOKEN: &str = "SELECT s.id AS s_id, s.user_id, s.exp
      WHERE s.token_hash = $1 AND s.expires_at > $2";
 
 /// Where the user's columns start in [`SESSION_BY_TOKEN`].
-const SESSION_COLUMN_COUNT: usize = 9;
+const SESSION_COLUMN_COUNT: usize = 13;
 
 /// A result row read by column position, whichever driver read it.
 pub(super) trait Columns {
@@ -62,6 +63,43 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
+/// Session columns in the order [`session_check`] reads them (for list queries).
+pub(super) const SESSION_COLUMNS: &str = "id, user_id, expires_at, max_expires_at, \
+     refreshed_at, persistent, ip_address, user_agent, created_at, authenticated_at, \
+     last_active_at, last_ip_address, auth_methods";
+
+/// A session from [`SESSION_COLUMNS`] (the first columns of [`SESSION_BY_TOKEN`]).
+pub(super) fn session_at<C: Columns>(r: &C) -> Result<SessionRow, C::Error> {
+    Ok(SessionRow {
+        id: SessionId::new(r.text(0)?),
+        user_id: UserId::new(r.text(1)?),
+        expires_at: Timestamp(r.int(2)?),
+        max_expires_at: Timestamp(r.int(3)?),
+        refreshed_at: Timestamp(r.int(4)?),
+        persistent: r.int(5)? != 0,
+        ip_address: r.opt_text(6)?,
+        user_agent: r.opt_text(7)?,
+        created_at: Timestamp(r.int(8)?),
+        authenticated_at: Timestamp(r.int(9)?),
+        last_active_at: Timestamp(r.int(10)?),
+        last_ip_address: r.opt_text(11)?,
+        auth_methods: split_methods(&r.text(12)?),
+    })
+}
+
+/// How a session was established, as stored: comma-separated.
+pub(super) fn join_methods(methods: &[String]) -> String {
+    methods.join(",")
+}
+
+fn split_methods(stored: &str) -> Vec<String> {
+    stored
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// A user from [`USER_COLUMNS`] starting at column `at`.
 pub(super) fn user_at<C: Columns>(r: &C, at: usize) -> Result<UserRow, C::Error> {
     Ok(UserRow {
@@ -84,16 +122,6 @@ pub(super) fn user_row(r: &AnyRow) -> sqlx::Result<UserRow> {
 
 /// The session and its user, from a [`SESSION_BY_TOKEN`] row.
 pub(super) fn session_check<C: Columns>(r: &C) -> Result<(SessionRow, UserRow), C::Error> {
-    let session = SessionRow {
-        id: SessionId::new(r.text(0)?),
-        user_id: UserId::new(r.text(1)?),
-        expires_at: Timestamp(r.int(2)?),
-        max_expires_at: Timestamp(r.int(3)?),
-        refreshed_at: Timestamp(r.int(4)?),
-        persistent: r.int(5)? != 0,
-        ip_address: r.opt_text(6)?,
-        user_agent: r.opt_text(7)?,
-        created_at: Timestamp(r.int(8)?),
-    };
+    let session = session_at(r)?;
     Ok((session, user_at(r, SESSION_COLUMN_COUNT)?))
 }

@@ -3,7 +3,9 @@
 use super::*;
 
 impl Store {
-    pub async fn insert_session(&self, s: NewSession<'_>) -> sqlx::Result<SessionRow> {
+    /// A new session; `None` when its user was deleted meanwhile (the foreign key
+    /// decides, so a sign-in racing a deletion leaves no session behind).
+    pub async fn insert_session(&self, s: NewSession<'_>) -> sqlx::Result<Option<SessionRow>> {
         let now = Timestamp::now();
         let row = SessionRow {
             id: SessionId::new(new_id()),
@@ -15,11 +17,16 @@ impl Store {
             ip_address: s.ip_address.map(str::to_string),
             user_agent: s.user_agent.map(str::to_string),
             created_at: now,
+            authenticated_at: now,
+            last_active_at: now,
+            last_ip_address: s.ip_address.map(str::to_string),
+            auth_methods: s.auth_methods.to_vec(),
         };
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO sessions (id, token_hash, user_id, expires_at, max_expires_at, refreshed_at, \
-             persistent, ip_address, user_agent, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             persistent, ip_address, user_agent, created_at, authenticated_at, last_active_at, \
+             last_ip_address, auth_methods) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $8, $11)",
         )
         .bind(row.id.as_str())
         .bind(s.token_hash.as_str())
@@ -31,9 +38,14 @@ impl Store {
         .bind(row.ip_address.as_deref())
         .bind(row.user_agent.as_deref())
         .bind(now.millis())
+        .bind(rows::join_methods(&row.auth_methods))
         .execute(&*self.pool())
-        .await?;
-        Ok(row)
+        .await;
+        match inserted {
+            Ok(_) => Ok(Some(row)),
+            Err(sqlx::Error::Database(d)) if d.is_foreign_key_violation() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The unexpired session with this token hash, and its user.
@@ -81,17 +93,71 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes every session of the user except `keep` (a session id).
+    /// Deletes every session of the user except `keep`; how many went.
     pub async fn delete_sessions_of(
         &self,
         user_id: &UserId,
         keep: Option<&SessionId>,
-    ) -> sqlx::Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+    ) -> sqlx::Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
             .bind(user_id.as_str())
             .bind(keep.map_or("", SessionId::as_str))
             .execute(&*self.pool())
             .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes one session of the user; false when the user has no such session.
+    pub async fn delete_session_of(&self, user_id: &UserId, id: &SessionId) -> sqlx::Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id = $2")
+            .bind(user_id.as_str())
+            .bind(id.as_str())
+            .execute(&*self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a use of the session: when and from where.
+    pub async fn record_activity(
+        &self,
+        id: &SessionId,
+        at: Timestamp,
+        ip: Option<&str>,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sessions SET last_active_at = $1, last_ip_address = $2 WHERE id = $3")
+            .bind(at.millis())
+            .bind(ip)
+            .bind(id.as_str())
+            .execute(&*self.pool())
+            .await?;
         Ok(())
+    }
+
+    /// Records a factor proven in the session now (a step-up).
+    pub async fn mark_authenticated(&self, id: &SessionId, at: Timestamp) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sessions SET authenticated_at = $1 WHERE id = $2")
+            .bind(at.millis())
+            .bind(id.as_str())
+            .execute(&*self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The user's unexpired sessions, most recently active first, at most `limit`.
+    pub async fn sessions_of(&self, user_id: &UserId, limit: i64) -> sqlx::Result<Vec<SessionRow>> {
+        let sql = format!(
+            "SELECT {} FROM sessions WHERE user_id = $1 AND expires_at > $2 \
+             ORDER BY last_active_at DESC, created_at DESC LIMIT $3",
+            rows::SESSION_COLUMNS
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id.as_str())
+            .bind(Timestamp::now().millis())
+            .bind(limit)
+            .fetch_all(&*self.pool())
+            .await?
+            .iter()
+            .map(rows::session_at)
+            .collect()
     }
 }

@@ -197,6 +197,15 @@ impl Store {
     }
 
     /// Enabled second-factor methods of the user.
+    /// Removes every second factor of the user.
+    pub async fn remove_two_factor(&self, user_id: &UserId) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM two_factor_methods WHERE user_id = $1")
+            .bind(user_id.as_str())
+            .execute(&*self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn two_factor_methods(&self, user_id: &UserId) -> sqlx::Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT DISTINCT method FROM two_factor_methods \

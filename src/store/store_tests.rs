@@ -57,6 +57,7 @@ async fn every_kind_of_write_moves_the_write_generation() {
         .insert_session(NewSession {
             token_hash: &token_hash("th"),
             user_id: &uid,
+            auth_methods: &[],
             expires_at: now.plus_secs(60),
             max_expires_at: now.plus_secs(120),
             persistent: true,
@@ -64,7 +65,8 @@ async fn every_kind_of_write_moves_the_write_generation() {
             user_agent: None,
         })
         .await
-        .unwrap();
+        .unwrap()
+        .expect("the user exists");
     moved("insert_session");
     store
         .extend_session(&s.id, now.plus_secs(90))
@@ -196,6 +198,7 @@ async fn a_token_is_consumed_exactly_once() {
             password_hash: None,
             name: None,
             callback_url: None,
+            new_email: None,
             expires_at: Timestamp::now().plus_secs(60),
         })
         .await
@@ -229,6 +232,7 @@ async fn a_remembered_session_check_sees_every_write_at_once() {
     let new = |i: usize| NewSession {
         token_hash: &hashes[i],
         user_id: &uid,
+        auth_methods: &[],
         expires_at: now.plus_secs(600),
         max_expires_at: now.plus_secs(1200),
         persistent: true,

@@ -6,8 +6,9 @@ impl Store {
     pub async fn insert_token(&self, t: NewToken<'_>) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO one_time_tokens \
-             (id, token_hash, user_id, purpose, password_hash, name, callback_url, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             (id, token_hash, user_id, purpose, password_hash, name, callback_url, expires_at, \
+             created_at, new_email) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(new_id())
         .bind(t.token_hash.as_str())
@@ -18,6 +19,7 @@ impl Store {
         .bind(t.callback_url)
         .bind(t.expires_at.millis())
         .bind(Timestamp::now().millis())
+        .bind(t.new_email)
         .execute(&*self.pool())
         .await?;
         Ok(())
@@ -170,10 +172,7 @@ impl Store {
         };
         // The user's row before counting and voiding: a sign-up storing a link at the
         // same time waits, then finds the account verified.
-        sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
-            .bind(token.user_id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        lock_user_row(&mut tx, &token.user_id).await?;
         let others: i64 = sqlx::query_scalar(
             "SELECT COUNT(DISTINCT signup_request) FROM one_time_tokens \
              WHERE user_id = $1 AND purpose = 'verify-email' AND consumed_at IS NULL \
@@ -260,7 +259,7 @@ impl Store {
 
 /// Consumes one token inside a transaction: a single conditional UPDATE, so only one
 /// of several concurrent uses can succeed.
-async fn consume_in(
+pub(super) async fn consume_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     token_hash: &TokenHash,
     purpose: Purpose,
@@ -269,7 +268,7 @@ async fn consume_in(
     let row = sqlx::query(
         "UPDATE one_time_tokens SET consumed_at = $1 \
          WHERE token_hash = $2 AND purpose = $3 AND consumed_at IS NULL AND expires_at > $1 \
-         RETURNING id, user_id, password_hash, name, callback_url, signup_request",
+         RETURNING id, user_id, password_hash, name, callback_url, signup_request, new_email",
     )
     .bind(now)
     .bind(token_hash.as_str())
@@ -284,6 +283,7 @@ async fn consume_in(
             name: r.try_get("name")?,
             callback_url: r.try_get("callback_url")?,
             signup_request: r.try_get("signup_request")?,
+            new_email: r.try_get("new_email")?,
         })
     })
     .transpose()

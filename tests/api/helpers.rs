@@ -234,6 +234,27 @@ impl TestApp {
         read_outbox(&self.outbox, to)
     }
 
+    /// The `X-Latch-Notice` kinds of the emails that reached `to`, oldest first.
+    pub fn notices_to(&self, to: &str) -> Vec<String> {
+        notice_kinds(&self.outbox, to)
+    }
+
+    /// Waits until a notice of `kind` reached `to`; returns its (subject, text, html).
+    pub async fn wait_notice(&self, to: &str, kind: &str) -> (String, String, String) {
+        for _ in 0..200 {
+            let kinds = self.notices_to(to);
+            if let Some(i) = kinds.iter().position(|k| k == kind) {
+                let mails: Vec<_> = read_outbox_raw(&self.outbox, to)
+                    .into_iter()
+                    .filter(|(raw, _)| header_of(raw, "X-Latch-Notice").is_some())
+                    .collect();
+                return mails[i].1.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no {kind} notice reached {to}");
+    }
+
     /// Waits until `n` emails whose link contains `needle` reached `to`, and returns
     /// the link of the newest.
     pub async fn wait_link(&self, to: &str, needle: &str, n: usize) -> String {
@@ -350,12 +371,29 @@ pub async fn wait_outbox_link(outbox: &Path, to: &str, needle: &str, n: usize) -
     panic!("no email #{n} with a {needle} link reached {to}");
 }
 
-/// Reads `.eml` files addressed to `to`.
-pub fn read_outbox(dir: &Path, to: &str) -> Vec<(String, String, String)> {
+/// The notice kinds of the emails to `to`, oldest first.
+pub fn notice_kinds(dir: &Path, to: &str) -> Vec<String> {
+    read_outbox_raw(dir, to)
+        .iter()
+        .filter_map(|(raw, _)| header_of(raw, "X-Latch-Notice"))
+        .collect()
+}
+
+/// A header's value in a raw message.
+pub fn header_of(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next()?;
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+/// The raw text and the parsed (subject, text, html) of the emails to `to`, oldest first.
+pub fn read_outbox_raw(dir: &Path, to: &str) -> Vec<(String, (String, String, String))> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut mails: Vec<(std::time::SystemTime, String, (String, String, String))> = Vec::new();
+    let mut mails = Vec::new();
     for e in entries.flatten() {
         let path = e.path();
         if path.extension().is_none_or(|x| x != "eml") {
@@ -366,11 +404,16 @@ pub fn read_outbox(dir: &Path, to: &str) -> Vec<(String, String, String)> {
         };
         if let Some(parsed) = parse_mail(&bytes, to) {
             let time = e.metadata().and_then(|m| m.modified()).unwrap();
-            mails.push((time, path.display().to_string(), parsed));
+            mails.push((time, String::from_utf8_lossy(&bytes).into_owned(), parsed));
         }
     }
     mails.sort_by(|a, b| (a.0, &a.2.1).cmp(&(b.0, &b.2.1)));
-    mails.into_iter().map(|m| m.2).collect()
+    mails.into_iter().map(|m| (m.1, m.2)).collect()
+}
+
+/// Reads `.eml` files addressed to `to`.
+pub fn read_outbox(dir: &Path, to: &str) -> Vec<(String, String, String)> {
+    read_outbox_raw(dir, to).into_iter().map(|m| m.1).collect()
 }
 
 /// (subject, text, html) of a message addressed to `to`.

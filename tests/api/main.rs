@@ -1,8 +1,10 @@
 //! Integration tests: the real latch on a random port with a fresh database,
 //! exercised through REST and GraphQL. One test binary (zero2prod style).
 
+mod account_deletion;
 mod accounts;
 mod connections;
+mod email_change;
 mod forwarded;
 mod headers;
 mod helpers;
@@ -12,10 +14,12 @@ mod instances;
 mod passwords;
 mod resolvers;
 mod security;
+mod session_management;
 mod sessions;
 mod sign_up;
 mod smtp;
 mod social;
 mod social_binding;
+mod step_up;
 mod tooling;
 mod unverified;

@@ -5,11 +5,14 @@
 //! link on a line of its own, unfolded, so a person reading the `.eml` file can copy it.
 
 use anyhow::Context;
-use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::Config;
+
+mod notices;
+pub use notices::{Notice, NoticeContext, notice_email};
 
 #[derive(Clone)]
 enum Transport {
@@ -29,6 +32,8 @@ pub struct Email {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// A security notice's kind, sent as `X-Latch-Notice` (docs/api.md §12).
+    pub notice: Option<&'static str>,
 }
 
 impl Mailer {
@@ -56,10 +61,17 @@ impl Mailer {
         let to: Mailbox = to.parse().context("recipient address")?;
         let part =
             |ct: ContentType, body: String| SinglePart::builder().header(ct).body(encode(body));
-        let message = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(email.subject)
+            .subject(email.subject);
+        if let Some(kind) = email.notice {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Latch-Notice"),
+                kind.to_string(),
+            ));
+        }
+        let message = builder
             .multipart(
                 MultiPart::alternative()
                     .singlepart(part(ContentType::TEXT_PLAIN, email.text))
@@ -127,6 +139,27 @@ pub fn verification_email(name: &str, link: &str) -> Email {
             n = html_escape(name),
             l = html_escape(link)
         ),
+        notice: None,
+    }
+}
+
+/// The email with an email-change confirmation link, to the new address.
+pub fn change_email_email(name: &str, new_email: &str, link: &str) -> Email {
+    Email {
+        subject: "Confirm your new email address".into(),
+        text: format!(
+            "Hi {name},\n\nConfirm that {new_email} should become the address of your account:\n\n{link}\n\n\
+             The link works once and expires in 24 hours. If you did not ask for this, ignore this email.\n"
+        ),
+        html: format!(
+            "<p>Hi {n},</p><p>Confirm that {e} should become the address of your account:</p>\
+             <p><a href=\"{l}\">Confirm my new address</a></p><p>{l}</p>\
+             <p>The link works once and expires in 24 hours. If you did not ask for this, ignore this email.</p>",
+            n = html_escape(name),
+            e = html_escape(new_email),
+            l = html_escape(link)
+        ),
+        notice: None,
     }
 }
 
@@ -145,5 +178,6 @@ pub fn reset_email(name: &str, link: &str) -> Email {
             n = html_escape(name),
             l = html_escape(link)
         ),
+        notice: None,
     }
 }

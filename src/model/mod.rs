@@ -34,8 +34,35 @@ crate::graphql::plain::plain_objects! {
         user_id: String => "userId",
         expires_at: Timestamp => "expiresAt",
         created_at: Timestamp => "createdAt",
+        /// The IP address of the sign-in that created it.
+        ip_address: Option<String> => "ipAddress",
+        /// The user agent of the sign-in that created it.
+        user_agent: Option<String> => "userAgent",
+        /// The last time a factor was proven in it: its sign-in or a step-up.
+        authenticated_at: Timestamp => "authenticatedAt",
+        /// Its latest use (recorded at most once per `LATCH_SESSION_ACTIVITY_SECS`).
+        last_active_at: Timestamp => "lastActiveAt",
+        /// The IP address of its latest use.
+        last_ip_address: Option<String> => "lastIpAddress",
+        /// How it was established, in order: `password`, `oidc:<provider>`, `passkey` or
+        /// `email-link`, then the second step's method if any.
+        auth_methods: Vec<String> => "authMethods",
+    }
+
+    /// One of the user's sessions in `list-sessions`.
+    pub struct ActiveSession {
+        id: String => "id",
+        user_id: String => "userId",
+        expires_at: Timestamp => "expiresAt",
+        created_at: Timestamp => "createdAt",
         ip_address: Option<String> => "ipAddress",
         user_agent: Option<String> => "userAgent",
+        authenticated_at: Timestamp => "authenticatedAt",
+        last_active_at: Timestamp => "lastActiveAt",
+        last_ip_address: Option<String> => "lastIpAddress",
+        auth_methods: Vec<String> => "authMethods",
+        /// Whether this is the session of the request.
+        current: bool => "current",
     }
 
     /// `GET /auth/session`, query `session`.
@@ -82,6 +109,10 @@ impl From<SessionRow> for Session {
             created_at: s.created_at,
             ip_address: s.ip_address,
             user_agent: s.user_agent,
+            authenticated_at: s.authenticated_at,
+            last_active_at: s.last_active_at,
+            last_ip_address: s.last_ip_address,
+            auth_methods: s.auth_methods,
         }
     }
 }
@@ -95,6 +126,10 @@ impl From<&SessionRow> for Session {
             created_at: s.created_at,
             ip_address: s.ip_address.clone(),
             user_agent: s.user_agent.clone(),
+            authenticated_at: s.authenticated_at,
+            last_active_at: s.last_active_at,
+            last_ip_address: s.last_ip_address.clone(),
+            auth_methods: s.auth_methods.clone(),
         }
     }
 }
@@ -159,8 +194,9 @@ pub struct StatusResult {
     pub status: bool,
 }
 
-/// `{success: true}`, the logout answer.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// `{success: true}`, the logout and delete-user answer.
+#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
+#[graphql(serial)]
 pub struct SuccessResult {
     pub success: bool,
 }
@@ -337,5 +373,8 @@ impl From<Methods> for SignInMethods {
         }
     }
 }
+
+mod account;
+pub use account::*;
 
 crate::debug_redacted!(SignInResult { user, session } hiding { token });

@@ -75,6 +75,13 @@ pub struct ChangePassword {
 #[graphql(name = "SetPasswordInput")]
 pub struct SetPassword {
     pub new_password: String,
+    /// Step-up proof: the current password (none exists here, so only a code or a
+    /// fresh session can step up).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Step-up proof: a TOTP or backup code.
+    #[serde(default)]
+    pub code: Option<String>,
     #[serde(default)]
     pub turnstile_token: Option<String>,
 }
@@ -183,125 +190,13 @@ crate::debug_redacted!(SignInEmail { email, remember_me } hiding { password, tur
 crate::debug_redacted!(ForgetPassword { email, redirect_to } hiding { turnstile_token });
 crate::debug_redacted!(ResetPassword {  } hiding { token, new_password, turnstile_token });
 crate::debug_redacted!(ChangePassword { revoke_other_sessions } hiding { current_password, new_password, turnstile_token });
-crate::debug_redacted!(SetPassword {  } hiding { new_password, turnstile_token });
+crate::debug_redacted!(SetPassword {  } hiding { new_password, password, code, turnstile_token });
 crate::debug_redacted!(VerifyEmail {  } hiding { token });
 crate::debug_redacted!(ResendVerification { email, callback_url } hiding { turnstile_token });
 crate::debug_redacted!(VerifyEmailQuery { callback_url } hiding { token });
 crate::debug_redacted!(TokenQuery {  } hiding { token });
 crate::debug_redacted!(CallbackQuery { error, iss } hiding { code, state });
 
-// Each input parsed into its service command (the service runs the parse after its
-// gate, see `service::commands`).
-
-use crate::domain::{Email, Password};
-use crate::error::AppResult;
-use crate::password::Policy;
-use crate::service::commands::{
-    Callback, Credentials, LinkRequest, LinkToken, NewAccount, NewPassword, PasswordChange,
-    PasswordReset, SocialStart, Submission, Unlink,
-};
-
-/// Implements `Submission` for an input with a `turnstile_token` field.
-macro_rules! submission {
-    ($input:ty => $command:ty, |$i:ident, $policy:ident| $parse:expr) => {
-        impl Submission<$command> for $input {
-            fn turnstile_token(&self) -> Option<&str> {
-                self.turnstile_token.as_deref()
-            }
-            fn into_command(self, $policy: &Policy) -> AppResult<$command> {
-                let $i = self;
-                $parse
-            }
-        }
-    };
-}
-
-submission!(SignUpEmail => NewAccount, |i, policy| NewAccount::parse(
-    &i.email,
-    &i.name,
-    &i.password,
-    i.callback_url,
-    policy
-));
-
-submission!(SignInEmail => Credentials, |i, _policy| Ok(Credentials {
-    email: Email::parse(&i.email, "email")?,
-    password: Password::new(&i.password),
-    remember_me: i.remember_me.unwrap_or(true),
-}));
-
-submission!(ForgetPassword => LinkRequest, |i, _policy| Ok(LinkRequest {
-    email: Email::parse(&i.email, "email")?,
-    redirect: i.redirect_to,
-}));
-
-submission!(ResendVerification => LinkRequest, |i, _policy| Ok(LinkRequest {
-    email: Email::parse(&i.email, "email")?,
-    redirect: i.callback_url,
-}));
-
-submission!(ResetPassword => PasswordReset, |i, _policy| Ok(PasswordReset {
-    token: LinkToken::parse(&i.token)?,
-    new_password: Password::new(&i.new_password),
-}));
-
-submission!(ChangePassword => PasswordChange, |i, _policy| Ok(PasswordChange {
-    current: Password::new(&i.current_password),
-    new: Password::new(&i.new_password),
-    revoke_other_sessions: i.revoke_other_sessions.unwrap_or(true),
-}));
-
-submission!(SetPassword => NewPassword, |i, _policy| Ok(NewPassword {
-    new: Password::new(&i.new_password),
-}));
-
-impl From<UnlinkProvider> for Unlink {
-    fn from(i: UnlinkProvider) -> Self {
-        Unlink {
-            provider: i.provider,
-            account_id: i.account_id,
-        }
-    }
-}
-
-impl From<CallbackQuery> for Callback {
-    fn from(q: CallbackQuery) -> Self {
-        Callback {
-            code: q.code,
-            state: q.state,
-            error: q.error,
-            iss: q.iss,
-        }
-    }
-}
-
-impl From<SocialSignIn> for SocialStart {
-    fn from(i: SocialSignIn) -> Self {
-        SocialStart {
-            provider: i.provider,
-            callback_url: i.callback_url,
-            error_callback_url: i.error_callback_url,
-        }
-    }
-}
-
-impl From<LinkSocial> for SocialStart {
-    fn from(i: LinkSocial) -> Self {
-        SocialStart {
-            provider: i.provider,
-            callback_url: i.callback_url,
-            error_callback_url: i.error_callback_url,
-        }
-    }
-}
-
-impl SocialQuery {
-    /// The start of a flow at `GET /auth/sign-in/social/{provider}`.
-    pub fn for_provider(self, provider: String) -> SocialStart {
-        SocialStart {
-            provider,
-            callback_url: self.callback_url,
-            error_callback_url: self.error_callback_url,
-        }
-    }
-}
+mod account;
+mod parse;
+pub use account::*;

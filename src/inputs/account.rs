@@ -1,0 +1,189 @@
+//! Inputs of step-up, session management and account self-service (docs/api.md §7,
+//! §9, §11), and their parse into service commands.
+
+use async_graphql::{InputObject, MaybeUndefined};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::domain::{Email, Name};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::password::Policy;
+use crate::service::commands::{EmailChange, ProfileUpdate, Proof, Submission};
+
+/// The step-up proofs (docs/api.md §7); every one sent must be right.
+#[derive(Clone, Default, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "ReauthenticateInput")]
+pub struct Reauthenticate {
+    /// The account's current password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A TOTP code or an unused backup code.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// `POST /auth/delete-user`: the step-up proofs, when the session is not fresh.
+#[derive(Clone, Default, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "DeleteUserInput")]
+pub struct DeleteUser {
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "RevokeSessionInput")]
+pub struct RevokeSession {
+    /// One of the caller's sessions (`list-sessions`); the caller's own acts as logout.
+    pub session_id: String,
+}
+
+/// A field left out keeps its value; `image: null` clears the picture.
+#[derive(Debug, Clone, Default, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "UpdateUserInput")]
+pub struct UpdateUser {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: MaybeUndefined<String>,
+    /// An absolute http(s) URL of at most 2048 characters, or null to clear it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub image: MaybeUndefined<String>,
+}
+
+#[derive(Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "ChangeEmailInput")]
+pub struct ChangeEmail {
+    pub new_email: String,
+    /// Where the confirmation link leads afterwards (relative path or allowed origin).
+    #[serde(rename = "callbackURL", default)]
+    #[graphql(name = "callbackURL")]
+    pub callback_url: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+#[derive(Clone, Deserialize, InputObject, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "ConfirmEmailChangeInput")]
+pub struct ConfirmEmailChange {
+    pub token: String,
+}
+
+/// The longest picture URL kept (docs/api.md §11.1).
+const MAX_IMAGE_URL: usize = 2048;
+
+impl UpdateUser {
+    /// Every invalid field in one 422.
+    pub fn into_command(self) -> AppResult<ProfileUpdate> {
+        let mut fields = FieldErrors::new();
+        let name = match self.name {
+            MaybeUndefined::Value(n) => match Name::parse(&n) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    fields.extend(e.fields().cloned().unwrap_or_default());
+                    None
+                }
+            },
+            MaybeUndefined::Null => {
+                fields.insert("name".into(), vec!["A name is required.".into()]);
+                None
+            }
+            MaybeUndefined::Undefined => None,
+        };
+        let image = match self.image {
+            MaybeUndefined::Value(url) if image_url_ok(&url) => Some(Some(url)),
+            MaybeUndefined::Value(_) => {
+                fields.insert(
+                    "image".into(),
+                    vec![format!(
+                        "Use an absolute http or https URL of at most {MAX_IMAGE_URL} characters."
+                    )],
+                );
+                None
+            }
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Undefined => None,
+        };
+        if !fields.is_empty() {
+            return Err(AppError::validation(fields));
+        }
+        Ok(ProfileUpdate { name, image })
+    }
+}
+
+fn image_url_ok(raw: &str) -> bool {
+    raw.len() <= MAX_IMAGE_URL
+        && !raw.chars().any(char::is_whitespace)
+        && url::Url::parse(raw).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.has_host() && u.username().is_empty()
+        })
+}
+
+impl Submission<Proof> for Reauthenticate {
+    fn turnstile_token(&self) -> Option<&str> {
+        None
+    }
+    fn into_command(self, _: &Policy) -> AppResult<Proof> {
+        Ok(Proof::new(self.password.as_deref(), self.code.as_deref()))
+    }
+}
+
+impl Submission<Proof> for DeleteUser {
+    fn turnstile_token(&self) -> Option<&str> {
+        None
+    }
+    fn into_command(self, _: &Policy) -> AppResult<Proof> {
+        Ok(Proof::new(self.password.as_deref(), self.code.as_deref()))
+    }
+}
+
+impl Submission<EmailChange> for ChangeEmail {
+    fn turnstile_token(&self) -> Option<&str> {
+        None
+    }
+    fn into_command(self, _: &Policy) -> AppResult<EmailChange> {
+        Ok(EmailChange {
+            new_email: Email::parse(&self.new_email, "newEmail")?,
+            callback_url: self.callback_url,
+            proof: Proof::new(self.password.as_deref(), self.code.as_deref()),
+        })
+    }
+}
+
+crate::debug_redacted!(Reauthenticate {  } hiding { password, code });
+crate::debug_redacted!(DeleteUser {  } hiding { password, code });
+crate::debug_redacted!(ChangeEmail { new_email, callback_url } hiding { password, code });
+crate::debug_redacted!(ConfirmEmailChange {  } hiding { token });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picture_urls_must_be_absolute_http_and_short() {
+        assert!(image_url_ok("https://cdn.example.com/a.png"));
+        assert!(image_url_ok("http://example.com/a"));
+        for bad in [
+            "javascript:alert(1)",
+            "/relative.png",
+            "data:image/png;base64,AAAA",
+            "https://u:p@example.com/a.png",
+            "https://example.com/a b.png",
+        ] {
+            assert!(!image_url_ok(bad), "{bad}");
+        }
+        assert!(!image_url_ok(&format!(
+            "https://example.com/{}",
+            "a".repeat(MAX_IMAGE_URL)
+        )));
+    }
+}

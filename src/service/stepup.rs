@@ -1,0 +1,90 @@
+//! Step-up: a fresh proof before a sensitive change (docs/api.md §7).
+//!
+//! A step-up route checks its own body and conditions first (rule 2), then calls
+//! [`AppState::step_up`] with the proofs the request carried. The two-factor and
+//! passkey proofs plug into [`AppState::check_proof`] without changing the callers.
+
+use super::*;
+use commands::Proof;
+
+impl AppState {
+    /// Whether the session proved a factor within `LATCH_FRESH_AUTH_SECS`.
+    fn is_fresh(&self, session: &SessionRow) -> bool {
+        let age_ms = Timestamp::now().millis() - session.authenticated_at.millis();
+        let fresh_ms = i64::try_from(self.inner.cfg.fresh_auth_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        age_ms <= fresh_ms
+    }
+
+    /// Rules 1 and 3–6: a fresh session or a right proof lets the route run; a proof
+    /// that is sent is checked even on a fresh session, and makes the session fresh.
+    pub(super) async fn step_up(&self, p: &Principal, proof: &Proof) -> AppResult<()> {
+        if proof.is_empty() {
+            return if self.is_fresh(&p.session) {
+                Ok(())
+            } else {
+                Err(AppError::reauthentication_required())
+            };
+        }
+        self.check_proof(p, proof).await?;
+        self.inner
+            .store
+            .mark_authenticated(&p.session.id, Timestamp::now())
+            .await?;
+        Ok(())
+    }
+
+    /// Every proof sent must be right. A password is counted toward the password
+    /// lockout as change-password's is (any password on an account without one too);
+    /// OWASP ASVS 5.0 V6.3.1 (guessing limits apply to every password check).
+    async fn check_proof(&self, p: &Principal, proof: &Proof) -> AppResult<()> {
+        if let Some(password) = &proof.password {
+            let email = Email::parse(&p.user.email, "email")?;
+            self.check_lock(&email).await?;
+            let hasher = &self.inner.hasher;
+            let store = &self.inner.store;
+            let ok = match store.password_hash(&p.user.id).await? {
+                Some(h) => hasher.verify(password, &h).await?,
+                None => {
+                    hasher.verify_dummy(password).await?;
+                    false
+                }
+            };
+            if !ok {
+                return Err(self.count_failure(&email, &self.inner.cfg).await?);
+            }
+            store.clear_failures(email.as_str()).await?;
+        }
+        if proof.code.is_some() {
+            // No second factor can be on yet: a code on an account without 2FA is
+            // INVALID_CODE and counts nothing (rule 5).
+            return Err(AppError::invalid_code());
+        }
+        Ok(())
+    }
+
+    /// `reauthenticate`: checks the proofs sent and does nothing else; the session is
+    /// fresh until the answer's time.
+    #[tracing::instrument(skip_all)]
+    pub async fn reauthenticate(
+        &self,
+        p: &Principal,
+        input: impl Submission<Proof>,
+        meta: &RequestMeta,
+    ) -> AppResult<Timestamp> {
+        let proof = self.admit(Flow::Reauthenticate, meta, input).await?;
+        if proof.is_empty() {
+            return Err(AppError::bad_request(
+                "Send a proof: your password or a code.",
+            ));
+        }
+        self.check_proof(p, &proof).await?;
+        let now = Timestamp::now();
+        self.inner
+            .store
+            .mark_authenticated(&p.session.id, now)
+            .await?;
+        Ok(now.plus_secs(self.inner.cfg.fresh_auth_secs))
+    }
+}

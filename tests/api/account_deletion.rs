@@ -1,0 +1,199 @@
+//! delete-user (docs/api.md §11.4) and the operator commands (§1), as an operator
+//! runs them.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// Every table of the schema and the column that names a user in it.
+const USER_COLUMNS: [(&str, &str); 8] = [
+    ("users", "id"),
+    ("sessions", "user_id"),
+    ("one_time_tokens", "user_id"),
+    ("email_log", "user_id"),
+    ("workspace_members", "user_id"),
+    ("linked_accounts", "user_id"),
+    ("two_factor_methods", "user_id"),
+    ("oauth_states", "link_user_id"),
+];
+
+#[tokio::test]
+async fn delete_user_leaves_no_row_of_the_user_and_hands_workspaces_over() {
+    let app = spawn_app().await;
+    let token = app.verified_user("leaver@example.com").await;
+    let uid = app.user_id(&token).await;
+    let admin = app.verified_user("admin@example.com").await;
+    let member = app.verified_user("member@example.com").await;
+    let (admin_id, member_id) = (app.user_id(&admin).await, app.user_id(&member).await);
+    // A shared workspace the leaver owns: the admin (joined later than the member)
+    // is preferred over the longer-standing member.
+    app.sql(
+        "INSERT INTO workspaces (id, name, slug, created_at) VALUES ('shared', 'Shared', 'shared', 1)",
+        &[],
+    )
+    .await;
+    for (user, role, at) in [
+        (&uid, "owner", "1"),
+        (&member_id, "member", "2"),
+        (&admin_id, "admin", "3"),
+    ] {
+        app.sql(
+            &format!(
+                "INSERT INTO workspace_members (workspace_id, user_id, role, created_at) \
+                 VALUES ('shared', $1, $2, {at})"
+            ),
+            &[user, role],
+        )
+        .await;
+    }
+    app.link_identity(&uid, "github", "gh-leaver").await;
+    app.sign_in("leaver@example.com", PASSWORD).await;
+    app.post(
+        "/auth/sign-in/email",
+        json!({"email": "leaver@example.com", "password": "wrong"}),
+        None,
+    )
+    .await;
+    let personal = app.get("/auth/me", Some(&token)).await.body["activeWorkspaceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let r = app
+        .post(
+            "/auth/delete-user",
+            json!({"password": PASSWORD}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body, json!({"success": true}));
+    assert!(r.session_cookie().is_some_and(|c| c.contains("Max-Age=0")));
+    assert_eq!(app.get("/auth/session", Some(&token)).await.status, 401);
+
+    for (table, column) in USER_COLUMNS {
+        let n = app
+            .sql_count(&format!(
+                "SELECT COUNT(*) FROM {table} WHERE {column} = '{uid}'"
+            ))
+            .await;
+        assert_eq!(n, 0, "rows of the user left in {table}");
+    }
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM sign_in_failures WHERE email = 'leaver@example.com'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.sql_count(&format!(
+            "SELECT COUNT(*) FROM workspaces WHERE id = '{personal}'"
+        ))
+        .await,
+        0,
+        "the personal workspace, whose only member left, is gone"
+    );
+    assert_eq!(
+        app.sql_count(&format!(
+            "SELECT COUNT(*) FROM workspace_members WHERE workspace_id = 'shared' \
+             AND user_id = '{admin_id}' AND role = 'owner'"
+        ))
+        .await,
+        1,
+        "the admin became owner"
+    );
+    app.wait_notice("leaver@example.com", "account-deleted")
+        .await;
+    // The address is free for a new sign-up.
+    app.sign_up("leaver@example.com", PASSWORD, "Back Again")
+        .await;
+}
+
+#[tokio::test]
+async fn delete_user_through_graphql_and_with_a_concurrent_sign_in() {
+    let app = spawn_app().await;
+    let token = app.verified_user("gql-leaver@example.com").await;
+    // Sign-ins race the deletion: whatever wins, no session of a deleted user remains.
+    let (statuses, g) = tokio::join!(
+        app.concurrent(4, || {
+            app.client
+                .post(app.url("/auth/sign-in/email"))
+                .json(&json!({"email": "gql-leaver@example.com", "password": PASSWORD}))
+        }),
+        app.gql(
+            "mutation { deleteUser(input: {password: \"correct horse battery staple\"}) { success } }",
+            json!({}),
+            Some(&token),
+        )
+    );
+    assert_eq!(g.body["data"]["deleteUser"]["success"], true, "{}", g.text);
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 401),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.sql_count(
+            "SELECT COUNT(*) FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE u.id IS NULL"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM users WHERE email = 'gql-leaver@example.com'")
+            .await,
+        0
+    );
+}
+
+/// Runs `latch users ARGS` against the app's database and outbox, as an operator would.
+fn operator(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_latch"))
+        .arg("users")
+        .args(args)
+        .env("DATABASE_URL", &app.db_url)
+        .env("LATCH_MAIL_OUTBOX", &app.outbox)
+        .env("LATCH_LOG", "warn")
+        .output()
+        .expect("the latch binary runs")
+}
+
+#[tokio::test]
+async fn operator_commands_act_on_one_account_and_refuse_an_unknown_email() {
+    let app = spawn_app_with(&["--lockout-threshold", "2"]).await;
+    let a = app.verified_user("op@example.com").await;
+    let b = app.sign_in("op@example.com", PASSWORD).await.token();
+
+    let out = operator(&app, &["revoke-sessions", "OP@example.com"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "revoked 2 session(s) of OP@example.com"
+    );
+    for t in [&a, &b] {
+        assert_eq!(app.get("/auth/session", Some(t)).await.status, 401);
+    }
+
+    for _ in 0..3 {
+        app.sign_in("op@example.com", "wrong password").await;
+    }
+    assert_eq!(app.sign_in("op@example.com", PASSWORD).await.status, 423);
+    let out = operator(&app, &["unlock", "op@example.com"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(app.sign_in("op@example.com", PASSWORD).await.status, 200);
+
+    let out = operator(&app, &["reset-two-factor", "op@example.com"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        app.notices_to("op@example.com")
+            .contains(&"two-factor-reset".to_string())
+    );
+
+    for cmd in ["revoke-sessions", "unlock", "reset-two-factor"] {
+        let out = operator(&app, &[cmd, "nobody@example.com"]);
+        assert!(!out.status.success(), "{cmd}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("no account with email nobody@example.com"),
+            "{cmd}: {out:?}"
+        );
+    }
+}
