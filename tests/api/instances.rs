@@ -373,3 +373,97 @@ async fn a_sign_in_costs_one_hash_whatever_the_account_and_its_sign_ups() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_revocation_or_deletion_on_one_instance_is_seen_on_the_other_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let outbox = dir.path().join("outbox");
+    let a = start_instance(&db, &outbox, &[]);
+    let b = start_instance(&db, &outbox, &[]);
+    let email = "two-doors@example.com";
+    let (s, _) = a
+        .post(
+            "/auth/sign-up/email",
+            json!({"email": email, "password": PASSWORD, "name": "Two"}),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let link = wait_outbox_link(&outbox, email, "verify-email", 1).await;
+    let verified = b
+        .client
+        .get(format!("{}{}", b.addr, path_of(&link)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    let sign_in = async |inst: &Instance| {
+        let (s, body) = inst
+            .post(
+                "/auth/sign-in/email",
+                json!({"email": email, "password": PASSWORD}),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200);
+        body["token"].as_str().unwrap().to_string()
+    };
+    let on_a = sign_in(&a).await;
+    let on_b = sign_in(&b).await;
+    // B has answered for both (and remembers them); A revokes B's session.
+    assert_eq!(b.get("/auth/session", &on_b).await, 200);
+    assert_eq!(b.get("/auth/session", &on_a).await, 200);
+    let (s, list) = {
+        let res = a
+            .client
+            .get(format!("{}/auth/list-sessions", a.addr))
+            .bearer_auth(&on_a)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json::<Value>().await.unwrap())
+    };
+    assert_eq!(s, 200);
+    let b_id = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false && s["authMethods"] == json!(["password"]))
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .unwrap();
+    let (s, _) = a
+        .post(
+            "/auth/revoke-session",
+            json!({"sessionId": b_id}),
+            Some(&on_a),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        b.get("/auth/session", &on_b).await,
+        401,
+        "revoked on A, seen on B"
+    );
+
+    // A deletion on A leaves nothing B would answer for.
+    assert_eq!(b.get("/auth/me", &on_a).await, 200);
+    let (s, _) = a
+        .post(
+            "/auth/delete-user",
+            json!({"password": PASSWORD}),
+            Some(&on_a),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b.get("/auth/session", &on_a).await, 401);
+    assert_eq!(b.get("/auth/me", &on_a).await, 401);
+    let (s, _) = b
+        .post(
+            "/auth/sign-in/email",
+            json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(s, 401, "the account is gone for B too");
+}
