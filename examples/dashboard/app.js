@@ -4,6 +4,8 @@
 // The one setting comes from the address bar: ?latch=http://127.0.0.1:8080 (latch's base
 // URL). Everything else (the social providers, the Turnstile bot check) the page asks
 // latch with the `signInMethods` query.
+import { setupSettings } from './settings.js';
+
 const DEFAULT_LATCH = 'http://127.0.0.1:8080';
 const params = new URLSearchParams(location.search);
 
@@ -193,7 +195,7 @@ async function withBotCheck(flow, input, send) {
 
 // --- Views -----------------------------------------------------------------------------
 const METHODS = '{ signInMethods { password passkey providers { id displayName } turnstile { siteKey flows } } }';
-const ME = '{ me { user { id name email } workspaces { id name role } activeWorkspaceId } linkedAccounts { provider accountId } }';
+const ME = '{ me { user { id name email image } workspaces { id name role } activeWorkspaceId } linkedAccounts { provider accountId } }';
 
 async function refresh() {
   try {
@@ -269,6 +271,7 @@ function renderSignedIn({ me, linkedAccounts }) {
   const hasPassword = linked.has('credential');
   $('change-password-card').hidden = !hasPassword;
   $('set-password-card').hidden = hasPassword;
+  settings.render(me, linkedAccounts).catch(showError);
 }
 
 async function run(action) {
@@ -279,6 +282,8 @@ async function run(action) {
     showError(err);
   }
 }
+
+const settings = setupSettings({ gql, run, flash, refresh, signedOut: () => renderSignedOut(), here: HERE });
 
 // --- Forms -----------------------------------------------------------------------------
 $('sign-in').onsubmit = (e) => {
@@ -336,11 +341,8 @@ $('set-password').onsubmit = (e) => {
   run(async () => {
     const { newPassword } = formData(form);
     try {
-      await gql('mutation($i: SetPasswordInput!) { setPassword(input: $i) { status } }', { i: { newPassword } });
+      await settings.guarded(() => gql('mutation($i: SetPasswordInput!) { setPassword(input: $i) { status } }', { i: { newPassword } }));
     } catch (err) {
-      if (err.reason === 'REAUTHENTICATION_REQUIRED') {
-        err.message = 'Setting a password needs a recent sign-in. Sign out, sign in again with your provider, and set the password right away.';
-      }
       if (err.reason === 'PASSWORD_ALREADY_SET') await refresh();
       throw err;
     }
@@ -383,6 +385,10 @@ if (LATCH_REFUSED) {
 }
 
 const returned = params.get('error');
+if (!returned && params.get('emailChanged')) {
+  flash('Your email address was changed. Sign in with the new address from now on.');
+  history.replaceState(null, '', HERE);
+}
 if (returned) {
   alertText(Object.hasOwn(RETURNED, returned) ? RETURNED[returned] : 'Sign-in did not complete. Try again, or use another way to sign in.');
   if (returned === 'EMAIL_NOT_VERIFIED') $('outbox-hint').hidden = false;

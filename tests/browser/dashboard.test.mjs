@@ -10,66 +10,13 @@
 // Needs: LATCH_BIN (the latch binary), Debian's chromium (CHROMIUM, default
 // /usr/bin/chromium), node_modules here (npm ci) and in ../idp. Screenshots go to
 // SCREENSHOTS (default artifacts/screenshots at the repository root).
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const shots = process.env.SCREENSHOTS || path.join(root, 'artifacts/screenshots');
-const latchBin = process.env.LATCH_BIN;
-assert.ok(latchBin, 'LATCH_BIN must name the latch binary');
-fs.mkdirSync(shots, { recursive: true });
-
-const children = [];
-after(() => { for (const c of children) c.kill('SIGTERM'); });
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-async function waitHttp(url) {
-  for (let i = 0; i < 200; i++) {
-    try { const r = await fetch(url); if (r.status < 500) return; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} did not answer`);
-}
-
-function start(cmd, args, opts = {}, quiet = false) {
-  const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', quiet ? 'ignore' : 'inherit'], ...opts });
-  children.push(c);
-  return c;
-}
-
-function newestLink(outbox, needle) {
-  if (!fs.existsSync(outbox)) return null;
-  const files = fs.readdirSync(outbox).filter((f) => f.endsWith('.eml'))
-    .map((f) => path.join(outbox, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
-  for (const f of files) {
-    const m = fs.readFileSync(f, 'utf8').match(new RegExp(`^(http\\S*${needle}\\S*)$`, 'm'));
-    if (m) return m[1].trim();
-  }
-  return null;
-}
-
-async function waitLink(outbox, needle) {
-  for (let i = 0; i < 200; i++) {
-    const l = newestLink(outbox, needle);
-    if (l) return l;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no ${needle} email`);
-}
+import { root, shots, latchBin, freePort, waitHttp, start, waitLink, launchOptions } from './harness.mjs';
 
 test('the dashboard works across origins, and a foreign origin gets nothing', async () => {
   const [latchPort, dashPort, idpPort, otherPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -109,11 +56,7 @@ test('the dashboard works across origins, and a foreign origin gets nothing', as
   await waitHttp(`${dash}/index.html`);
   await waitHttp(`http://127.0.0.1:${otherPort}/index.html`);
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await chromium.launch(launchOptions());
   try {
     const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     const page = await context.newPage();

@@ -1,0 +1,159 @@
+// The settings area: profile, email address, signed-in devices, account deletion, and
+// the step-up prompt that latch's REAUTHENTICATION_REQUIRED asks for.
+//
+// `api` is what app.js shares: { gql, run, flash, refresh, signedOut, here }.
+
+const $ = (id) => document.getElementById(id);
+
+// --- Step-up ---------------------------------------------------------------------------
+// A sensitive action on a session that is not fresh is refused with
+// REAUTHENTICATION_REQUIRED: ask for the password, prove it with `reauthenticate`, and run
+// the action again. Cancelling the prompt stops the action.
+function askPassword(hasPassword) {
+  const dialog = $('step-up');
+  const form = $('step-up-form');
+  $('step-up-password-row').hidden = !hasPassword;
+  $('step-up-no-password').hidden = hasPassword;
+  form.reset();
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.onclose = () => resolve(dialog.returnValue === 'confirm' ? form.elements.password.value : null);
+  });
+}
+
+export function stepUp(api, hasPassword) {
+  return async (action) => {
+    try {
+      return await action();
+    } catch (err) {
+      if (err.reason !== 'REAUTHENTICATION_REQUIRED') throw err;
+      const password = hasPassword() ? await askPassword(true) : await askPassword(false);
+      if (!password) throw Object.assign(new Error('Cancelled: nothing was changed.'), { code: 'CANCELLED' });
+      await api.gql('mutation($i: ReauthenticateInput) { reauthenticate(input: $i) { freshUntil } }',
+        { i: { password } });
+      return action();
+    }
+  };
+}
+
+// --- Devices ---------------------------------------------------------------------------
+// A readable name from a user agent: enough to tell a laptop from a phone.
+export function deviceName(ua) {
+  if (!ua) return 'Unknown device';
+  const browser = [[/Edg\//, 'Edge'], [/OPR\//, 'Opera'], [/Firefox\//, 'Firefox'], [/Chrom(e|ium)\//, 'Chrome'],
+    [/Safari\//, 'Safari'], [/curl\//, 'curl']].find(([re]) => re.test(ua));
+  const os = [[/Windows/, 'Windows'], [/iPhone|iPad/, 'iOS'], [/Mac OS X/, 'macOS'], [/Android/, 'Android'],
+    [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux']].find(([re]) => re.test(ua));
+  if (!browser && !os) return ua.slice(0, 60);
+  return [browser ? browser[1] : 'A browser', os ? `on ${os[1]}` : ''].join(' ').trim();
+}
+
+function when(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+const SESSIONS = '{ sessions { id current userAgent lastIpAddress lastActiveAt createdAt } }';
+
+async function renderDevices(api, guarded) {
+  const { sessions } = await api.gql(SESSIONS);
+  $('devices').replaceChildren(...sessions.map((s) => {
+    const li = document.createElement('li');
+    li.className = 'device';
+    const name = document.createElement('strong');
+    name.textContent = deviceName(s.userAgent);
+    const detail = document.createElement('span');
+    detail.className = 'role';
+    detail.textContent = `${s.lastIpAddress || 'unknown IP'} · last active ${when(s.lastActiveAt)}`;
+    li.append(name, detail);
+    if (s.current) {
+      const tag = document.createElement('span');
+      tag.className = 'tag';
+      tag.textContent = 'this device';
+      li.append(tag);
+    } else {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'small';
+      b.textContent = 'Sign out';
+      b.onclick = () => api.run(async () => {
+        await api.gql('mutation($i: RevokeSessionInput!) { revokeSession(input: $i) { status } }', { i: { sessionId: s.id } });
+        api.flash(`${deviceName(s.userAgent)} was signed out.`);
+        await renderDevices(api, guarded);
+      });
+      li.append(b);
+    }
+    return li;
+  }));
+  $('sign-out-others').hidden = sessions.length < 2;
+}
+
+// --- Wiring ----------------------------------------------------------------------------
+export function setupSettings(api) {
+  let current = null; // { me, hasPassword }
+  const guarded = stepUp(api, () => Boolean(current && current.hasPassword));
+
+  $('profile').onsubmit = (e) => {
+    e.preventDefault();
+    api.run(async () => {
+      const { name, image } = Object.fromEntries(new FormData(e.target).entries());
+      await api.gql('mutation($i: UpdateUserInput) { updateUser(input: $i) { user { name image } } }',
+        { i: { name, image: image.trim() === '' ? null : image.trim() } });
+      api.flash('Profile saved.');
+      await api.refresh();
+    });
+  };
+
+  $('change-email').onsubmit = (e) => {
+    e.preventDefault();
+    const form = e.target;
+    api.run(async () => {
+      const { newEmail } = Object.fromEntries(new FormData(form).entries());
+      const back = new URL(api.here);
+      back.searchParams.set('emailChanged', '1');
+      await guarded(() => api.gql('mutation($i: ChangeEmailInput!) { changeEmail(input: $i) { status } }',
+        { i: { newEmail, callbackURL: back.toString() } }));
+      form.reset();
+      $('email-hint').hidden = false;
+      $('email-hint').textContent = `Check the inbox of ${newEmail}: follow the link there to confirm the change. `
+        + 'Until then, your address stays as it is. (In development, the email is a file in latch\'s outbox folder.)';
+    });
+  };
+
+  $('sign-out-others').onclick = () => api.run(async () => {
+    const { revokeOtherSessions } = await api.gql('mutation { revokeOtherSessions { revoked } }');
+    api.flash(`Signed out everywhere else (${revokeOtherSessions.revoked} session${revokeOtherSessions.revoked === 1 ? '' : 's'}).`);
+    await renderDevices(api, guarded);
+  });
+
+  $('delete-account').onclick = () => {
+    const dialog = $('confirm-delete');
+    const form = $('confirm-delete-form');
+    form.reset();
+    $('confirm-delete-password-row').hidden = !(current && current.hasPassword);
+    dialog.showModal();
+    dialog.onclose = () => {
+      if (dialog.returnValue !== 'confirm') return;
+      api.run(async () => {
+        const password = form.elements.password.value;
+        const input = current && current.hasPassword ? { password } : {};
+        await guarded(() => api.gql('mutation($i: DeleteUserInput) { deleteUser(input: $i) { success } }', { i: input }));
+        api.signedOut();
+        api.flash('Your account was deleted. A confirmation went to your email address.');
+      });
+    };
+  };
+
+  return {
+    async render(me, linkedAccounts) {
+      current = { me, hasPassword: linkedAccounts.some((a) => a.provider === 'credential') };
+      $('profile').elements.name.value = me.user.name;
+      $('profile').elements.image.value = me.user.image || '';
+      $('avatar').hidden = !me.user.image;
+      if (me.user.image) $('avatar').src = me.user.image;
+      $('current-email').textContent = me.user.email;
+      await renderDevices(api, guarded);
+    },
+    guarded,
+  };
+}
