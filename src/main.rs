@@ -39,9 +39,16 @@ async fn run(settings: latch::config::Settings, command: Command) -> anyhow::Res
     match command {
         Command::Users { action } => {
             let state = latch::startup::operator_state(settings).await?;
-            let line = latch::operator::run(&state, &action).await?;
-            println!("{line}");
-            Ok(())
+            match latch::operator::run(&state, &action).await? {
+                Ok(line) => {
+                    println!("{line}");
+                    Ok(())
+                }
+                Err(line) => {
+                    eprintln!("{line}");
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Migrate => {
             let cfg = settings.resolve(settings.bind)?;

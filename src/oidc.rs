@@ -245,47 +245,6 @@ fn claims_of(c: &CoreIdTokenClaims) -> SocialClaims {
         picture: c
             .picture()
             .and_then(|p| p.get(None))
-            .and_then(|p| picture_url(p.as_str())),
-    }
-}
-
-/// Longest picture URL kept.
-const MAX_PICTURE_LEN: usize = 2048;
-
-/// A `picture` claim is kept only as an absolute `http:` or `https:` URL of at most
-/// 2048 characters (docs/api.md §6): latch hands it to dashboards as `image`, and a
-/// `javascript:` or `data:` URL there would run or render whatever the provider chose.
-fn picture_url(raw: &str) -> Option<String> {
-    if raw.len() > MAX_PICTURE_LEN {
-        return None;
-    }
-    let url = Url::parse(raw).ok()?;
-    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
-        .then(|| url.to_string())
-        .filter(|u| u.len() <= MAX_PICTURE_LEN)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::picture_url;
-
-    #[test]
-    fn pictures_are_absolute_web_urls_only() {
-        assert_eq!(
-            picture_url("https://cdn.test/a.png").as_deref(),
-            Some("https://cdn.test/a.png")
-        );
-        assert!(picture_url("http://cdn.test/a.png").is_some());
-        for bad in [
-            "javascript:alert(document.domain)",
-            "data:image/png;base64,AAAA",
-            "/relative.png",
-            "ftp://cdn.test/a.png",
-            "",
-        ] {
-            assert_eq!(picture_url(bad), None, "{bad}");
-        }
-        let long = format!("https://cdn.test/{}", "a".repeat(2048));
-        assert_eq!(picture_url(&long), None);
+            .and_then(|p| crate::domain::picture_url(p.as_str())),
     }
 }

@@ -1,14 +1,16 @@
 //! The operator commands (`latch users …`, docs/api.md §1): each prints what it did;
 //! an email with no account changes nothing and fails.
 
-use anyhow::bail;
-
 use crate::config::UsersCommand;
 use crate::error::AppError;
 use crate::service::AppState;
 
-/// Runs one command and returns the line to print.
-pub async fn run(state: &AppState, command: &UsersCommand) -> anyhow::Result<String> {
+/// What a command did: `Ok` the line to print, `Err` the line to print as its failure
+/// (`no account with email EMAIL`).
+pub type Outcome = Result<String, String>;
+
+/// Runs one command.
+pub async fn run(state: &AppState, command: &UsersCommand) -> anyhow::Result<Outcome> {
     let (email, outcome) = match command {
         UsersCommand::RevokeSessions { email } => (
             email,
@@ -31,10 +33,7 @@ pub async fn run(state: &AppState, command: &UsersCommand) -> anyhow::Result<Str
             }),
         ),
     };
-    match outcome {
-        Some(line) => Ok(line),
-        None => bail!("no account with email {email}"),
-    }
+    Ok(outcome.ok_or_else(|| format!("no account with email {email}")))
 }
 
 /// An error of the service, logged with its cause and printed as its message.

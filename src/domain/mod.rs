@@ -13,7 +13,9 @@ use unicode_normalization::UnicodeNormalization;
 use crate::error::AppError;
 
 mod ids;
+mod picture;
 pub use ids::{SessionId, TokenHash, UserId};
+pub use picture::{MAX_PICTURE_LEN, picture_url};
 
 /// A trimmed, lower-cased, syntactically valid email address (docs/api.md §2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -68,7 +68,7 @@ impl Notice {
             Notice::TwoFactorReset => (
                 "Two-factor authentication was reset on your account",
                 "An operator removed the second factor of your account, after checking who you are, and signed it out everywhere.",
-                Advice::ContactOperator,
+                Advice::ResetPassword,
             ),
         }
     }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::mail::NoticeContext;
-use crate::store::EmailChanged;
+use crate::store::{EmailChanged, NewEmailChange};
 use commands::{EmailChange, LinkToken, ProfileUpdate, Proof};
 
 /// Email-change links live 24 h.
@@ -33,13 +33,13 @@ impl AppState {
     /// Changes the name and picture; a field left out keeps its value.
     #[tracing::instrument(skip_all)]
     pub async fn update_user(&self, p: &Principal, update: ProfileUpdate) -> AppResult<UserRow> {
-        let name = update
-            .name
-            .map_or_else(|| p.user.name.clone(), |n| n.as_str().to_string());
-        let image = update.image.unwrap_or_else(|| p.user.image.clone());
         let store = &self.inner.store;
         store
-            .update_profile(&p.user.id, &name, image.as_deref())
+            .update_profile(
+                &p.user.id,
+                update.name.as_ref().map(|n| n.as_str()),
+                update.image.as_ref().map(Option::as_deref),
+            )
             .await?;
         Ok(store
             .user_by_id(&p.user.id)
@@ -72,13 +72,12 @@ impl AppState {
         }
         let callback = self.redirect(callback_url.as_deref())?;
         self.step_up(p, &proof).await?;
+        let requested_at = Timestamp::now();
         let this = self.clone();
         let (user, meta) = (p.user.clone(), meta.clone());
         tokio::spawn(async move {
-            if let Err(e) = this
-                .change_email_work(user, new_email, callback, meta)
-                .await
-            {
+            let work = this.change_email_work(user, new_email, callback, requested_at, meta);
+            if let Err(e) = work.await {
                 e.log();
             }
         });
@@ -90,6 +89,7 @@ impl AppState {
         user: UserRow,
         new_email: Email,
         callback: Option<Url>,
+        requested_at: Timestamp,
         meta: RequestMeta,
     ) -> AppResult<()> {
         let store = &self.inner.store;
@@ -111,20 +111,21 @@ impl AppState {
             self.send_notice(&holder, Notice::EmailInUse, &meta);
             return Ok(());
         }
-        store.void_tokens(&user.id, Purpose::ChangeEmail).await?;
         let token = new_token();
-        store
-            .insert_token(NewToken {
-                purpose: Purpose::ChangeEmail,
+        let stored = store
+            .store_email_change_link(NewEmailChange {
                 user_id: &user.id,
                 token_hash: &token_hash(&token),
-                password_hash: None,
-                name: None,
+                new_email: new_email.as_str(),
                 callback_url: callback.as_ref().map(Url::as_str),
-                new_email: Some(new_email.as_str()),
-                expires_at: Timestamp::now().plus_secs(CHANGE_EMAIL_TTL_SECS),
+                requested_at,
+                expires_at: requested_at.plus_secs(CHANGE_EMAIL_TTL_SECS),
             })
             .await?;
+        if !stored {
+            // A newer request's link is out already: this one is void.
+            return Ok(());
+        }
         let mut link = self
             .inner
             .cfg
@@ -184,8 +185,9 @@ impl AppState {
     ) -> AppResult<()> {
         let proof = self.admit(Flow::DeleteUser, meta, input).await?;
         self.step_up(p, &proof).await?;
-        self.inner.store.delete_user(&p.user.id).await?;
-        self.send_notice(&p.user, Notice::AccountDeleted, meta);
+        if self.inner.store.delete_user(&p.user.id).await? {
+            self.send_notice(&p.user, Notice::AccountDeleted, meta);
+        }
         Ok(())
     }
 }

@@ -176,12 +176,19 @@ impl AppState {
         let since_active = (now.millis() - session.last_active_at.millis()) / 1000;
         if since_active >= i64::try_from(cfg.session_activity_secs).unwrap_or(i64::MAX) {
             let ip = meta.ip.map(|ip| ip.to_string());
-            self.inner
+            // Best effort: a busy database delays the record, never the answer.
+            match self
+                .inner
                 .store
                 .record_activity(&session.id, now, ip.as_deref())
-                .await?;
-            session.last_active_at = now;
-            session.last_ip_address = ip;
+                .await
+            {
+                Ok(()) => {
+                    session.last_active_at = now;
+                    session.last_ip_address = ip;
+                }
+                Err(e) => tracing::warn!(error = %e, "session activity not recorded"),
+            }
         }
         Ok(Principal {
             user,

@@ -54,12 +54,16 @@ impl AppState {
             if !ok {
                 return Err(self.count_failure(&email, &self.inner.cfg).await?);
             }
-            store.clear_failures(email.as_str()).await?;
         }
         if proof.code.is_some() {
             // No second factor can be on yet: a code on an account without 2FA is
             // INVALID_CODE and counts nothing (rule 5).
             return Err(AppError::invalid_code());
+        }
+        if proof.password.is_some() {
+            // Every proof was right: the password's failure count starts over, as
+            // after a successful sign-in.
+            self.inner.store.clear_failures(&p.user.email).await?;
         }
         Ok(())
     }

@@ -13,25 +13,102 @@ pub enum EmailChanged {
     Invalid,
 }
 
+/// An email-change link to store.
+pub struct NewEmailChange<'a> {
+    pub user_id: &'a UserId,
+    pub token_hash: &'a TokenHash,
+    pub new_email: &'a str,
+    pub callback_url: Option<&'a str>,
+    /// When the request was made: of two requests, the later one's link wins.
+    pub requested_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 impl Store {
-    /// Sets the profile fields; `updated_at` moves.
+    /// Sets the profile fields that are given (`image: Some(None)` clears it), under
+    /// the user's row lock so two updates of different fields both land; `updated_at`
+    /// moves only when a value changes.
     pub async fn update_profile(
         &self,
         user_id: &UserId,
-        name: &str,
-        image: Option<&str>,
+        name: Option<&str>,
+        image: Option<Option<&str>>,
     ) -> sqlx::Result<()> {
+        let pool = self.pool();
+        let mut tx = pool.begin().await?;
+        lock_user_row(&mut tx, user_id).await?;
+        let Some(row) = sqlx::query("SELECT name, image FROM users WHERE id = $1")
+            .bind(user_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return tx.rollback().await;
+        };
+        let (old_name, old_image): (String, Option<String>) =
+            (row.try_get("name")?, row.try_get("image")?);
+        let new_name = name.unwrap_or(&old_name);
+        let new_image = image.unwrap_or(old_image.as_deref());
+        if new_name == old_name && new_image == old_image.as_deref() {
+            return tx.rollback().await;
+        }
         sqlx::query("UPDATE users SET name = $1, image = $2, updated_at = $3 WHERE id = $4")
-            .bind(name)
-            .bind(image)
+            .bind(new_name)
+            .bind(new_image)
             .bind(Timestamp::now().millis())
             .bind(user_id.as_str())
-            .execute(&*self.pool())
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await
     }
 
-    /// Whether a verified account other than `except` has this address.
+    /// Stores the email-change link of a request made at `link.requested_at`, voiding
+    /// the links of older requests; nothing when a newer request's link is already
+    /// stored (requests are finished in the background, in any order). Whether the
+    /// link was stored.
+    pub async fn store_email_change_link(&self, link: NewEmailChange<'_>) -> sqlx::Result<bool> {
+        let pool = self.pool();
+        let mut tx = pool.begin().await?;
+        lock_user_row(&mut tx, link.user_id).await?;
+        let at = link.requested_at.millis();
+        let newer: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM one_time_tokens WHERE user_id = $1 \
+             AND purpose = 'change-email' AND created_at > $2",
+        )
+        .bind(link.user_id.as_str())
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        if newer > 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE one_time_tokens SET consumed_at = $1 WHERE user_id = $2 \
+             AND purpose = 'change-email' AND consumed_at IS NULL",
+        )
+        .bind(Timestamp::now().millis())
+        .bind(link.user_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO one_time_tokens \
+             (id, token_hash, user_id, purpose, callback_url, expires_at, created_at, new_email) \
+             VALUES ($1, $2, $3, 'change-email', $4, $5, $6, $7)",
+        )
+        .bind(new_id())
+        .bind(link.token_hash.as_str())
+        .bind(link.user_id.as_str())
+        .bind(link.callback_url)
+        .bind(link.expires_at.millis())
+        .bind(at)
+        .bind(link.new_email)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The verified account that has this address, if any.
     pub async fn verified_owner_of(&self, email: &str) -> sqlx::Result<Option<UserRow>> {
         Ok(self
             .user_by_email(email)
@@ -112,14 +189,25 @@ impl Store {
 
     /// Deletes the user and everything of theirs in one transaction. A workspace whose
     /// only member was the user goes too; one the user was the last owner of passes to
-    /// its longest-standing admin, or failing one its longest-standing member.
-    pub async fn delete_user(&self, user_id: &UserId) -> sqlx::Result<()> {
+    /// its longest-standing admin, or failing one its longest-standing member. False
+    /// when the user was already gone (a concurrent deletion won).
+    pub async fn delete_user(&self, user_id: &UserId) -> sqlx::Result<bool> {
         let pool = self.pool();
         let mut tx = pool.begin().await?;
         if lock_user_row(&mut tx, user_id).await? == 0 {
             tx.rollback().await?;
-            return Ok(());
+            return Ok(false);
         }
+        // The user's workspaces too: two members leaving one workspace at once are
+        // serialized, so the second sees the first gone (and deletes an empty workspace
+        // rather than leaving it without members).
+        sqlx::query(
+            "UPDATE workspaces SET name = name WHERE id IN \
+             (SELECT workspace_id FROM workspace_members WHERE user_id = $1)",
+        )
+        .bind(user_id.as_str())
+        .execute(&mut *tx)
+        .await?;
         let email: Option<String> = sqlx::query("SELECT email FROM users WHERE id = $1")
             .bind(user_id.as_str())
             .fetch_optional(&mut *tx)
@@ -128,7 +216,7 @@ impl Store {
             .transpose()?;
         let Some(email) = email else {
             tx.rollback().await?;
-            return Ok(());
+            return Ok(false);
         };
         let memberships = sqlx::query(
             "SELECT m.workspace_id, m.role, \
@@ -183,6 +271,7 @@ impl Store {
             .bind(&email)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     }
 }

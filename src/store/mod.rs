@@ -18,7 +18,7 @@ use crate::domain::{SessionId, Timestamp, TokenHash, UserId};
 mod account;
 mod email_log;
 mod generation;
-pub use account::EmailChanged;
+pub use account::{EmailChanged, NewEmailChange};
 mod lockout;
 mod pool;
 mod rows;

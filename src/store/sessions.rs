@@ -107,13 +107,15 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Deletes one session of the user; false when the user has no such session.
+    /// Deletes one active session of the user; false when the user has no such session.
     pub async fn delete_session_of(&self, user_id: &UserId, id: &SessionId) -> sqlx::Result<bool> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id = $2")
-            .bind(user_id.as_str())
-            .bind(id.as_str())
-            .execute(&*self.pool())
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id = $2 AND expires_at > $3")
+                .bind(user_id.as_str())
+                .bind(id.as_str())
+                .bind(Timestamp::now().millis())
+                .execute(&*self.pool())
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -144,6 +144,68 @@ async fn delete_user_through_graphql_and_with_a_concurrent_sign_in() {
     );
 }
 
+#[tokio::test]
+async fn a_workspace_passes_to_its_longest_standing_member_or_stays_with_its_owners() {
+    let app = spawn_app().await;
+    let leaver = app.verified_user("owner1@example.com").await;
+    let co_owner = app.verified_user("owner2@example.com").await;
+    let member = app.verified_user("plain@example.com").await;
+    let newer = app.verified_user("newer@example.com").await;
+    let ids = [
+        app.user_id(&leaver).await,
+        app.user_id(&co_owner).await,
+        app.user_id(&member).await,
+        app.user_id(&newer).await,
+    ];
+    for ws in ["solo-heir", "co-owned"] {
+        app.sql(
+            &format!("INSERT INTO workspaces (id, name, slug, created_at) VALUES ('{ws}', '{ws}', '{ws}', 1)"),
+            &[],
+        )
+        .await;
+    }
+    for (ws, user, role, at) in [
+        ("solo-heir", &ids[0], "owner", 1),
+        ("solo-heir", &ids[3], "member", 3),
+        ("solo-heir", &ids[2], "member", 2),
+        ("co-owned", &ids[0], "owner", 1),
+        ("co-owned", &ids[1], "owner", 2),
+        ("co-owned", &ids[2], "member", 3),
+    ] {
+        app.sql(
+            &format!(
+                "INSERT INTO workspace_members (workspace_id, user_id, role, created_at) \
+                 VALUES ('{ws}', $1, '{role}', {at})"
+            ),
+            &[user],
+        )
+        .await;
+    }
+    let r = app
+        .post("/auth/delete-user", json!({}), Some(&leaver))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let role = async |ws: &str, user: &str| {
+        app.sql_count(&format!(
+            "SELECT COUNT(*) FROM workspace_members WHERE workspace_id = '{ws}' \
+             AND user_id = '{user}' AND role = 'owner'"
+        ))
+        .await
+    };
+    assert_eq!(
+        role("solo-heir", &ids[2]).await,
+        1,
+        "the longest-standing member"
+    );
+    assert_eq!(role("solo-heir", &ids[3]).await, 0);
+    assert_eq!(role("co-owned", &ids[1]).await, 1);
+    assert_eq!(
+        role("co-owned", &ids[2]).await,
+        0,
+        "another owner exists: no change"
+    );
+}
+
 /// Runs `latch users ARGS` against the app's database and outbox, as an operator would.
 fn operator(app: &TestApp, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_latch"))

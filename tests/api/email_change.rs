@@ -343,3 +343,70 @@ async fn password_flows_send_their_notices_outside_the_hourly_cap() {
         ["password-changed", "password-reset"]
     );
 }
+
+#[tokio::test]
+async fn a_newer_request_voids_the_older_link_and_nothing_moves_without_a_change() {
+    let app = spawn_app().await;
+    let token = app.verified_user("twice@example.com").await;
+    for to in ["first@example.com", "second@example.com"] {
+        let r = app
+            .post("/auth/change-email", json!({"newEmail": to}), Some(&token))
+            .await;
+        assert_eq!(r.status, 200);
+        app.wait_link(to, "confirm-email-change", 1).await;
+    }
+    let first = app
+        .wait_link("first@example.com", "confirm-email-change", 1)
+        .await;
+    let second = app
+        .wait_link("second@example.com", "confirm-email-change", 1)
+        .await;
+    assert_eq!(app.get(&path_of(&first), None).await.status, 400, "voided");
+    // A foreign callbackURL is refused and consumes nothing.
+    let t = query_param(&second, "token").unwrap();
+    let r = app
+        .get(
+            &format!(
+                "/auth/confirm-email-change?token={t}&callbackURL=https%3A%2F%2Fevil.example%2F"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(app.get(&path_of(&second), None).await.status, 200);
+
+    // update-user with nothing new: updatedAt stays; name: null is refused.
+    let before = app.get("/auth/me", Some(&token)).await.body["user"].clone();
+    let r = app.post("/auth/update-user", json!({}), Some(&token)).await;
+    assert_eq!(r.body["user"]["updatedAt"], before["updatedAt"]);
+    let r = app
+        .post("/auth/update-user", json!({"name": null}), Some(&token))
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["fields"]["name"].is_array());
+}
+
+#[tokio::test]
+async fn a_taken_address_goes_back_to_the_callback_with_its_code() {
+    let app = spawn_app().await;
+    let token = app.verified_user("cb@example.com").await;
+    app.post(
+        "/auth/change-email",
+        json!({"newEmail": "cb-taken@example.com", "callbackURL": "/settings"}),
+        Some(&token),
+    )
+    .await;
+    let link = app
+        .wait_link("cb-taken@example.com", "confirm-email-change", 1)
+        .await;
+    app.verified_user("cb-taken@example.com").await;
+    let r = app.get(&path_of(&link), None).await;
+    assert_eq!(r.status, 302);
+    assert!(
+        r.header("location")
+            .unwrap()
+            .ends_with("/settings?error=USER_EXISTS"),
+        "{:?}",
+        r.header("location")
+    );
+}

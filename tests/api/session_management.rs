@@ -199,3 +199,29 @@ async fn last_activity_is_written_at_most_once_per_period() {
     let list = app.get("/auth/list-sessions", Some(&token)).await;
     assert_eq!(list.body["sessions"][0]["lastActiveAt"], s2["lastActiveAt"]);
 }
+
+#[tokio::test]
+async fn an_expired_session_is_neither_listed_nor_revocable() {
+    let app = spawn_app().await;
+    let mine = app.verified_user("expired@example.com").await;
+    let old = app.sign_in("expired@example.com", PASSWORD).await.token();
+    let old_id = app.get("/auth/session", Some(&old)).await.body["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.sql(
+        "UPDATE sessions SET expires_at = 1 WHERE id = $1",
+        &[&old_id],
+    )
+    .await;
+    let list = app.get("/auth/list-sessions", Some(&mine)).await;
+    assert_eq!(list.body["sessions"].as_array().unwrap().len(), 1);
+    let r = app
+        .post(
+            "/auth/revoke-session",
+            json!({"sessionId": old_id}),
+            Some(&mine),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}

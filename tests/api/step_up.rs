@@ -280,3 +280,50 @@ fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+#[tokio::test]
+async fn every_proof_sent_must_be_right_and_none_is_a_bad_request() {
+    let app = stale_soon().await;
+    let token = app.verified_user("both@example.com").await;
+    // A right password with a code (no two-factor): the code fails the request.
+    let r = app
+        .post(
+            "/auth/reauthenticate",
+            json!({"password": PASSWORD, "code": "000000"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body["reason"], "INVALID_CODE");
+    // GraphQL without an input: no proof, 400.
+    let g = app
+        .gql(
+            "mutation { reauthenticate { status } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(g.gql_ext()["code"], "BAD_REQUEST", "{}", g.text);
+    assert_eq!(g.gql_ext()["status"], 400);
+    // A wrong proof on a fresh session is still checked, and nothing is deleted.
+    let r = app
+        .post(
+            "/auth/delete-user",
+            json!({"password": "not it at all"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(app.get("/auth/me", Some(&token)).await.status, 200);
+    // A foreign callbackURL is refused before the proof is looked at.
+    wait_stale().await;
+    let r = app
+        .post(
+            "/auth/change-email",
+            json!({"newEmail": "x@example.com", "callbackURL": "https://evil.example/"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body["reason"], "INVALID_REDIRECT");
+}
