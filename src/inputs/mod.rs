@@ -75,8 +75,8 @@ pub struct ChangePassword {
 #[graphql(name = "SetPasswordInput")]
 pub struct SetPassword {
     pub new_password: String,
-    /// Step-up proof: the current password (none exists here, so only a code or a
-    /// fresh session can step up).
+    /// Step-up proof: a password (an account without one steps up with a fresh
+    /// session, e.g. right after signing in with its provider).
     #[serde(default)]
     pub password: Option<String>,
     /// Step-up proof: a TOTP or backup code.

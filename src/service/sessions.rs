@@ -176,7 +176,7 @@ impl AppState {
         let since_active = (now.millis() - session.last_active_at.millis()) / 1000;
         if since_active >= i64::try_from(cfg.session_activity_secs).unwrap_or(i64::MAX) {
             let ip = meta.ip.map(|ip| ip.to_string());
-            // Best effort: a busy database delays the record, never the answer.
+            // Best effort: a failed record never fails the session check.
             match self
                 .inner
                 .store

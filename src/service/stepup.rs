@@ -52,7 +52,12 @@ impl AppState {
                 }
             };
             if !ok {
-                return Err(self.count_failure(&email, &self.inner.cfg).await?);
+                let err = self.count_failure(&email, &self.inner.cfg).await?;
+                return Err(if err.kind() == Kind::AccountLocked {
+                    err
+                } else {
+                    AppError::wrong_current_password()
+                });
             }
         }
         if proof.code.is_some() {
