@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use crate::config::Settings;
+use crate::config::{Config, Settings};
 use crate::envelope::{Envelope, EnvelopeConfig};
 use crate::error::AppError;
 use crate::graphql::{self, GraphqlState};
@@ -34,6 +34,11 @@ pub struct Application {
 /// `serve`, without binding the port or discovering providers.
 pub async fn operator_state(settings: Settings) -> anyhow::Result<AppState> {
     let cfg = settings.resolve(settings.bind)?;
+    build_state(cfg).await
+}
+
+/// The service over a migrated store, with the configured mail, guard and providers.
+async fn build_state(cfg: Config) -> anyhow::Result<AppState> {
     let store = Store::from_config(&cfg).await?;
     store.migrate().await?;
     let hasher = Hasher::new(cfg.argon2)?;
@@ -50,21 +55,15 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
         let bound = listener.local_addr().context("reading the bound address")?;
-        let cfg = settings.resolve(bound)?;
-        let store = Store::from_config(&cfg).await?;
-        store.migrate().await?;
-        let hasher = Hasher::new(cfg.argon2)?;
-        let mailer = Mailer::from_config(&cfg)?;
-        let guard = Guard::from_config(&cfg)?;
-        let providers = Providers::from_config(&cfg)?;
+        let state = build_state(settings.resolve(bound)?).await?;
         // Discovery runs in the background: a provider that is down is reported and
         // retried, and never keeps latch from serving.
         tokio::spawn(
-            providers
+            state
+                .providers()
                 .clone()
                 .discover_all(std::time::Duration::from_secs(30)),
         );
-        let state = AppState::new(cfg, store, hasher, mailer, guard, providers);
         let detached = crate::server::Detached::default();
         let router = router(state.clone(), detached.clone())?;
         Ok(Application {

@@ -79,23 +79,35 @@ impl AppState {
             // Verified meanwhile (by its owner's link or a provider): no link to mail.
             return Ok(());
         }
-        let mut link = self
-            .inner
-            .cfg
-            .public_url
-            .join("/auth/verify-email")
-            .context("verification link")?;
-        link.query_pairs_mut().append_pair("token", &token);
-        if let Some(cb) = &request.callback {
-            link.query_pairs_mut()
-                .append_pair("callbackURL", cb.as_str());
-        }
+        let link = self.link_to("/auth/verify-email", &token, request.callback.as_ref())?;
         self.send_in_background(
             &user.email,
             "verify-email",
             mail::verification_email(&request.name, link.as_str()),
         );
         Ok(())
+    }
+
+    /// A mailed link to one of latch's own routes: `<public URL>PATH?token=…` and the
+    /// request's checked `callbackURL`.
+    pub(super) fn link_to(
+        &self,
+        path: &str,
+        token: &str,
+        callback: Option<&Url>,
+    ) -> AppResult<Url> {
+        let mut link = self
+            .inner
+            .cfg
+            .public_url
+            .join(path)
+            .context("a mailed link")?;
+        link.query_pairs_mut().append_pair("token", token);
+        if let Some(cb) = callback {
+            link.query_pairs_mut()
+                .append_pair("callbackURL", cb.as_str());
+        }
+        Ok(link)
     }
 
     pub(super) fn send_in_background(&self, to: &str, kind: &'static str, email: mail::Email) {

@@ -160,6 +160,11 @@ impl AppState {
         &self.inner.cfg
     }
 
+    /// The configured social providers.
+    pub fn providers(&self) -> &Providers {
+        &self.inner.providers
+    }
+
     pub fn store(&self) -> &Store {
         &self.inner.store
     }

@@ -122,20 +122,8 @@ impl AppState {
         self.inner
             .policy
             .check(&new, &email, Some(&p.user.name), "newPassword")?;
-        let hasher = &self.inner.hasher;
-        let ok = match self.inner.store.password_hash(&p.user.id).await? {
-            Some(h) => hasher.verify(&current, &h).await?,
-            None => hasher.verify_dummy(&current).await?,
-        };
-        if !ok {
-            let err = self.count_failure(&email, &self.inner.cfg).await?;
-            return Err(if err.kind() == Kind::AccountLocked {
-                err
-            } else {
-                AppError::wrong_current_password()
-            });
-        }
-        let hash = hasher.hash(&new).await?;
+        self.prove_password(p, &current).await?;
+        let hash = self.inner.hasher.hash(&new).await?;
         let store = &self.inner.store;
         store.set_password(&p.user.id, Some(&hash)).await?;
         store.clear_failures(email.as_str()).await?;

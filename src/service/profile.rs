@@ -126,17 +126,7 @@ impl AppState {
             // A newer request's link is out already: this one is void.
             return Ok(());
         }
-        let mut link = self
-            .inner
-            .cfg
-            .public_url
-            .join("/auth/confirm-email-change")
-            .context("email-change link")?;
-        link.query_pairs_mut().append_pair("token", &token);
-        if let Some(cb) = &callback {
-            link.query_pairs_mut()
-                .append_pair("callbackURL", cb.as_str());
-        }
+        let link = self.link_to("/auth/confirm-email-change", &token, callback.as_ref())?;
         self.send_in_background(
             new_email.as_str(),
             "change-email",

@@ -5,6 +5,7 @@
 //! passkey proofs plug into [`AppState::check_proof`] without changing the callers.
 
 use super::*;
+use crate::domain::Password;
 use commands::Proof;
 
 impl AppState {
@@ -40,25 +41,7 @@ impl AppState {
     /// OWASP ASVS 5.0 V6.3.1 (guessing limits apply to every password check).
     async fn check_proof(&self, p: &Principal, proof: &Proof) -> AppResult<()> {
         if let Some(password) = &proof.password {
-            let email = Email::parse(&p.user.email, "email")?;
-            self.check_lock(&email).await?;
-            let hasher = &self.inner.hasher;
-            let store = &self.inner.store;
-            let ok = match store.password_hash(&p.user.id).await? {
-                Some(h) => hasher.verify(password, &h).await?,
-                None => {
-                    hasher.verify_dummy(password).await?;
-                    false
-                }
-            };
-            if !ok {
-                let err = self.count_failure(&email, &self.inner.cfg).await?;
-                return Err(if err.kind() == Kind::AccountLocked {
-                    err
-                } else {
-                    AppError::wrong_current_password()
-                });
-            }
+            self.prove_password(p, password).await?;
         }
         if proof.code.is_some() {
             // No second factor can be on yet: a code on an account without 2FA is
@@ -71,6 +54,32 @@ impl AppState {
             self.inner.store.clear_failures(&p.user.email).await?;
         }
         Ok(())
+    }
+
+    /// The signed-in user's password, checked as change-password checks its current
+    /// one: 423 while the email is locked; one argon2 verification whether or not a
+    /// password is set (the dummy hash otherwise); a wrong one is counted toward the
+    /// lockout (401 `INVALID_CREDENTIALS`, or 423 once concurrency let it past).
+    pub(super) async fn prove_password(&self, p: &Principal, password: &Password) -> AppResult<()> {
+        let email = Email::parse(&p.user.email, "email")?;
+        self.check_lock(&email).await?;
+        let hasher = &self.inner.hasher;
+        let ok = match self.inner.store.password_hash(&p.user.id).await? {
+            Some(h) => hasher.verify(password, &h).await?,
+            None => {
+                hasher.verify_dummy(password).await?;
+                false
+            }
+        };
+        if ok {
+            return Ok(());
+        }
+        let err = self.count_failure(&email, &self.inner.cfg).await?;
+        Err(if err.kind() == Kind::AccountLocked {
+            err
+        } else {
+            AppError::wrong_current_password()
+        })
     }
 
     /// `reauthenticate`: checks the proofs sent and does nothing else; the session is

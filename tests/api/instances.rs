@@ -137,6 +137,31 @@ impl Instance {
     }
 }
 
+/// Signs `email` up on `a` and follows its verification link on `b`.
+async fn sign_up_on_a_verify_on_b(
+    a: &Instance,
+    b: &Instance,
+    outbox: &std::path::Path,
+    email: &str,
+) {
+    let (s, _) = a
+        .post(
+            "/auth/sign-up/email",
+            json!({"email": email, "password": PASSWORD, "name": "Shared"}),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let link = wait_outbox_link(outbox, email, "verify-email", 1).await;
+    let verified = b
+        .client
+        .get(format!("{}{}", b.addr, path_of(&link)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+}
+
 #[tokio::test]
 async fn two_instances_on_one_database_behave_as_one_service() {
     let dir = tempfile::tempdir().unwrap();
@@ -147,22 +172,7 @@ async fn two_instances_on_one_database_behave_as_one_service() {
     let email = "shared@example.com";
 
     // Sign up on A, verify on B: one-time tokens are global.
-    let (s, _) = a
-        .post(
-            "/auth/sign-up/email",
-            json!({"email": email, "password": PASSWORD, "name": "Shared"}),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200);
-    let link = wait_outbox_link(&outbox, email, "verify-email", 1).await;
-    let verified = b
-        .client
-        .get(format!("{}{}", b.addr, path_of(&link)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(verified.status(), 200);
+    sign_up_on_a_verify_on_b(&a, &b, &outbox, email).await;
 
     // A session from A works on B; logout on A revokes it on B.
     let (s, body) = a
@@ -382,22 +392,7 @@ async fn a_revocation_or_deletion_on_one_instance_is_seen_on_the_other_at_once()
     let a = start_instance(&db, &outbox, &[]);
     let b = start_instance(&db, &outbox, &[]);
     let email = "two-doors@example.com";
-    let (s, _) = a
-        .post(
-            "/auth/sign-up/email",
-            json!({"email": email, "password": PASSWORD, "name": "Two"}),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200);
-    let link = wait_outbox_link(&outbox, email, "verify-email", 1).await;
-    let verified = b
-        .client
-        .get(format!("{}{}", b.addr, path_of(&link)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(verified.status(), 200);
+    sign_up_on_a_verify_on_b(&a, &b, &outbox, email).await;
     let sign_in = async |inst: &Instance| {
         let (s, body) = inst
             .post(

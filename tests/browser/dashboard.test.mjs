@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { root, shots, latchBin, freePort, waitHttp, start, waitLink, launchOptions } from './harness.mjs';
+import { root, shots, freePort, waitHttp, start, startLatch, waitLink, launchOptions } from './harness.mjs';
 
 test('the dashboard works across origins, and a foreign origin gets nothing', async () => {
   const [latchPort, dashPort, idpPort, otherPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -30,24 +30,14 @@ test('the dashboard works across origins, and a foreign origin gets nothing', as
     env: { ...process.env, IDP_REDIRECT_URIS: `${latch}/auth/callback/test` },
   });
   await waitHttp(`http://127.0.0.1:${idpPort}/.well-known/openid-configuration`);
-  start(latchBin, ['serve'], {
-    cwd: work,
+  await startLatch({
+    work, port: latchPort, appUrl: dash, outbox,
     env: {
-      ...process.env,
-      DATABASE_URL: `sqlite://${work}/latch.db?mode=rwc`,
-      LATCH_BIND: `127.0.0.1:${latchPort}`,
-      LATCH_APP_URL: dash,
-      LATCH_ALLOWED_ORIGINS: `${dash},${latch}`,
-      LATCH_MAIL_OUTBOX: outbox,
-      LATCH_RATE_LIMIT_PER_SEC: '0',
-      LATCH_ARGON2_MEMORY_KIB: '1024',
-      LATCH_ARGON2_ITERATIONS: '1',
       LATCH_OIDC_TEST_ISSUER: `http://127.0.0.1:${idpPort}`,
       LATCH_OIDC_TEST_CLIENT_ID: 'dashboard',
       LATCH_OIDC_TEST_CLIENT_SECRET: 'dashboard-secret',
     },
   });
-  await waitHttp(`${latch}/healthz`);
   const dir = path.join(root, 'examples/dashboard');
   // The dashboard's own origin, and another one that latch does not allow (localhost is
   // another site than 127.0.0.1 to the browser).

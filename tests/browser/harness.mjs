@@ -59,6 +59,28 @@ export async function waitLink(outbox, needle) {
   throw new Error(`no ${needle} email`);
 }
 
+/** Starts latch on `port` with a fresh SQLite file in `work`, test-cheap hashing and no
+ * rate limit, for a dashboard at `appUrl`; `env` adds or overrides variables. */
+export function startLatch({ work, port, appUrl, outbox, env = {} }) {
+  const latch = `http://127.0.0.1:${port}`;
+  start(latchBin, ['serve'], {
+    cwd: work,
+    env: {
+      ...process.env,
+      DATABASE_URL: `sqlite://${work}/latch.db?mode=rwc`,
+      LATCH_BIND: `127.0.0.1:${port}`,
+      LATCH_APP_URL: appUrl,
+      LATCH_ALLOWED_ORIGINS: `${appUrl},${latch}`,
+      LATCH_MAIL_OUTBOX: outbox,
+      LATCH_RATE_LIMIT_PER_SEC: '0',
+      LATCH_ARGON2_MEMORY_KIB: '1024',
+      LATCH_ARGON2_ITERATIONS: '1',
+      ...env,
+    },
+  });
+  return waitHttp(`${latch}/healthz`);
+}
+
 /** Headless Debian Chromium (CHROMIUM, default /usr/bin/chromium). */
 export function launchOptions() {
   return {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { root, shots, latchBin, freePort, waitHttp, start, waitLink, launchOptions } from './harness.mjs';
+import { root, shots, freePort, waitHttp, start, startLatch, waitLink, launchOptions } from './harness.mjs';
 
 const FRESH_SECS = 3;
 const PASSWORD = 'correct horse battery staple';
@@ -21,22 +21,9 @@ test('a person manages profile, devices, email and account from the dashboard', 
   const dash = `http://127.0.0.1:${dashPort}`;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'latch-settings-'));
   const outbox = path.join(work, 'outbox');
-  start(latchBin, ['serve'], {
-    cwd: work,
-    env: {
-      ...process.env,
-      DATABASE_URL: `sqlite://${work}/latch.db?mode=rwc`,
-      LATCH_BIND: `127.0.0.1:${latchPort}`,
-      LATCH_APP_URL: dash,
-      LATCH_ALLOWED_ORIGINS: `${dash},${latch}`,
-      LATCH_MAIL_OUTBOX: outbox,
-      LATCH_RATE_LIMIT_PER_SEC: '0',
-      LATCH_ARGON2_MEMORY_KIB: '1024',
-      LATCH_ARGON2_ITERATIONS: '1',
-      LATCH_FRESH_AUTH_SECS: String(FRESH_SECS),
-    },
+  await startLatch({
+    work, port: latchPort, appUrl: dash, outbox, env: { LATCH_FRESH_AUTH_SECS: String(FRESH_SECS) },
   });
-  await waitHttp(`${latch}/healthz`);
   start('python3', ['-m', 'http.server', String(dashPort), '--bind', '127.0.0.1', '--directory',
     path.join(root, 'examples/dashboard')], {}, true);
   await waitHttp(`${dash}/index.html`);
