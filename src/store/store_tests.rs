@@ -260,3 +260,36 @@ async fn a_remembered_session_check_sees_every_write_at_once() {
     store.delete_sessions_of(&uid, None).await.unwrap();
     assert!(check("m2").await.is_none(), "a revocation is seen at once");
 }
+
+#[tokio::test]
+async fn the_periodic_purge_removes_expired_email_change_links() {
+    let (store, _dir) = fresh().await;
+    let uid = user(&store, "purge@example.com").await;
+    let long_ago = Timestamp(Timestamp::now().millis() - 40 * 86_400_000);
+    for (token, expires_at) in [
+        ("old", long_ago),
+        ("live", Timestamp::now().plus_secs(3600)),
+    ] {
+        store
+            .insert_token(NewToken {
+                purpose: Purpose::ChangeEmail,
+                user_id: &uid,
+                token_hash: &token_hash(token),
+                password_hash: None,
+                name: None,
+                callback_url: None,
+                new_email: Some("new@example.com"),
+                expires_at,
+            })
+            .await
+            .unwrap();
+    }
+    store.purge_expired(900).await.unwrap();
+    let pool = store.pool();
+    let left: Vec<String> =
+        sqlx::query_scalar("SELECT token_hash FROM one_time_tokens WHERE purpose = 'change-email'")
+            .fetch_all(&*pool)
+            .await
+            .unwrap();
+    assert_eq!(left, [token_hash("live").as_str().to_string()]);
+}

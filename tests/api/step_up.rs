@@ -327,3 +327,45 @@ async fn every_proof_sent_must_be_right_and_none_is_a_bad_request() {
     assert_eq!(r.status, 403);
     assert_eq!(r.body["reason"], "INVALID_REDIRECT");
 }
+
+#[tokio::test]
+async fn the_new_credential_operations_draw_from_the_shared_quota() {
+    let app = spawn_app_with(&["--rate-limit-per-sec", "1", "--rate-limit-burst", "5"]).await;
+    let token = app.verified_user("quota@example.com").await;
+    // Spend what is left of the burst.
+    for _ in 0..10 {
+        let r = app
+            .post(
+                "/auth/forget-password",
+                json!({"email": "quota@example.com"}),
+                None,
+            )
+            .await;
+        if r.status == 429 {
+            break;
+        }
+    }
+    for (path, body) in [
+        ("/auth/reauthenticate", json!({"password": PASSWORD})),
+        ("/auth/change-email", json!({"newEmail": "q2@example.com"})),
+        ("/auth/delete-user", json!({})),
+    ] {
+        let r = app.post(path, body, Some(&token)).await;
+        assert_eq!(r.status, 429, "{path}: {}", r.text);
+    }
+    let r = app.get("/auth/confirm-email-change?token=x", None).await;
+    assert_eq!(r.status, 429);
+    let g = app
+        .gql(
+            "mutation { deleteUser { success } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(g.gql_ext()["code"], "RATE_LIMITED");
+    // Session management is not a credential operation.
+    assert_eq!(
+        app.get("/auth/list-sessions", Some(&token)).await.status,
+        200
+    );
+}
