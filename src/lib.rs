@@ -34,6 +34,8 @@ pub mod password;
 pub mod redirect;
 /// The REST door and its OpenAPI document.
 pub mod rest;
+/// The key that seals second-factor secrets at rest.
+pub mod sealing;
 /// Secrets that `Debug` cannot print.
 pub mod secret;
 /// The HTTP/1 server loop with its connection limits.

@@ -18,6 +18,7 @@ use crate::mail::Mailer;
 use crate::oidc::Providers;
 use crate::password::Hasher;
 use crate::rest;
+use crate::sealing::SealingKey;
 use crate::service::AppState;
 use crate::store::Store;
 
@@ -41,11 +42,24 @@ pub async fn operator_state(settings: Settings) -> anyhow::Result<AppState> {
 async fn build_state(cfg: Config) -> anyhow::Result<AppState> {
     let store = Store::from_config(&cfg).await?;
     store.migrate().await?;
+    let key = SealingKey::load(
+        cfg.secret_key.as_ref(),
+        std::path::Path::new(&cfg.secret_key_file),
+    )?;
+    if !store.check_key(&key).await? {
+        anyhow::bail!(
+            "the secret key is not the one this database was set up with: set LATCH_SECRET_KEY, \
+             or LATCH_SECRET_KEY_FILE to the file holding that key (every second-factor secret \
+             is sealed with it)"
+        );
+    }
     let hasher = Hasher::new(cfg.argon2)?;
     let mailer = Mailer::from_config(&cfg)?;
     let guard = Guard::from_config(&cfg)?;
     let providers = Providers::from_config(&cfg)?;
-    Ok(AppState::new(cfg, store, hasher, mailer, guard, providers))
+    Ok(AppState::new(
+        cfg, store, hasher, mailer, guard, providers, key,
+    ))
 }
 
 impl Application {

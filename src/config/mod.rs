@@ -96,6 +96,12 @@ pub struct Settings {
     /// Directory where each email is written as an `.eml` file when no SMTP URL is set.
     #[arg(long, env = "LATCH_MAIL_OUTBOX", default_value = "data/outbox")]
     pub mail_outbox: String,
+    /// Base64 of 32 random bytes: the key that seals second-factor secrets at rest.
+    #[arg(long, env = "LATCH_SECRET_KEY")]
+    pub secret_key: Option<Secret<String>>,
+    /// The key file read when LATCH_SECRET_KEY is unset (created with a new key, mode 0600, when absent).
+    #[arg(long, env = "LATCH_SECRET_KEY_FILE", default_value = "data/latch.key")]
+    pub secret_key_file: String,
     /// e.g. `smtp://user:pass@host:587?tls=required`.
     #[arg(long, env = "LATCH_SMTP_URL")]
     pub smtp_url: Option<Secret<String>>,
@@ -275,6 +281,8 @@ pub struct Config {
     pub session_activity_secs: u64,
     pub fresh_auth_secs: u64,
     pub mail_outbox: String,
+    pub secret_key: Option<Secret<String>>,
+    pub secret_key_file: String,
     pub smtp_url: Option<Secret<String>>,
     pub mail_from: lettre::message::Mailbox,
     pub turnstile_secret: Option<Secret<String>>,
@@ -374,6 +382,8 @@ impl Settings {
             session_activity_secs: self.session_activity_secs,
             fresh_auth_secs: self.fresh_auth_secs,
             mail_outbox: self.mail_outbox.clone(),
+            secret_key: self.secret_key.clone(),
+            secret_key_file: self.secret_key_file.clone(),
             smtp_url: self.smtp_url.clone(),
             mail_from,
             turnstile_secret: self

@@ -30,6 +30,7 @@ use crate::mail::{self, Mailer, Notice};
 use crate::oidc::Providers;
 use crate::password::{Hasher, Policy};
 use crate::redirect::{parse_optional, with_query};
+use crate::sealing::SealingKey;
 use crate::store::{
     NewSession, NewSignupLink, NewToken, Purpose, SessionRow, Store, UserRow, new_request_id,
 };
@@ -60,6 +61,7 @@ struct Inner {
     mailer: Mailer,
     guard: Guard,
     providers: Providers,
+    key: SealingKey,
 }
 
 /// What a session check did to the session's lifetime: a door that carries the session
@@ -110,6 +112,7 @@ impl AppState {
         mailer: Mailer,
         guard: Guard,
         providers: Providers,
+        key: SealingKey,
     ) -> AppState {
         let policy = Policy::from_config(&cfg);
         AppState {
@@ -121,6 +124,7 @@ impl AppState {
                 mailer,
                 guard,
                 providers,
+                key,
             }),
         }
     }
@@ -158,6 +162,11 @@ impl AppState {
 
     pub fn config(&self) -> &Config {
         &self.inner.cfg
+    }
+
+    /// The key that seals second-factor secrets.
+    pub fn sealing_key(&self) -> &SealingKey {
+        &self.inner.key
     }
 
     /// The configured social providers.

@@ -18,6 +18,7 @@ use crate::domain::{SessionId, Timestamp, TokenHash, UserId};
 mod account;
 mod email_log;
 mod generation;
+mod key_check;
 pub use account::{EmailChanged, NewEmailChange};
 mod lockout;
 mod pool;

@@ -213,6 +213,10 @@ fn operator(app: &TestApp, args: &[&str]) -> std::process::Output {
         .args(args)
         .env("DATABASE_URL", &app.db_url)
         .env("LATCH_MAIL_OUTBOX", &app.outbox)
+        .env(
+            "LATCH_SECRET_KEY_FILE",
+            app.outbox.with_file_name("latch.key"),
+        )
         .env("LATCH_LOG", "warn")
         .output()
         .expect("the latch binary runs")

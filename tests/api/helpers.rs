@@ -83,6 +83,7 @@ async fn spawn(extra: &[&str], oidc: Vec<(String, String)>, close_db: bool) -> T
     let outbox = dir.path().join("outbox");
     let db_url = fresh_database(dir.path()).await;
     let outbox_s = outbox.display().to_string();
+    let key_file = dir.path().join("latch.key").display().to_string();
     let mut args = vec![
         "latch",
         "--bind",
@@ -91,6 +92,8 @@ async fn spawn(extra: &[&str], oidc: Vec<(String, String)>, close_db: bool) -> T
         &db_url,
         "--mail-outbox",
         &outbox_s,
+        "--secret-key-file",
+        &key_file,
         // Tests lower the argon2 cost; the cost itself is checked in password.rs.
         "--argon2-memory-kib",
         "256",

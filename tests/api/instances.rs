@@ -56,6 +56,7 @@ pub(crate) fn start_instance_limited(
     cmd.env("DATABASE_URL", db_url)
         .env("LATCH_BIND", "127.0.0.1:0")
         .env("LATCH_MAIL_OUTBOX", outbox)
+        .env("LATCH_SECRET_KEY_FILE", outbox.with_file_name("latch.key"))
         .env("LATCH_LOG_FORMAT", "json")
         .env("LATCH_LOG", "info")
         .env("LATCH_RATE_LIMIT_PER_SEC", "0")
@@ -461,4 +462,38 @@ async fn a_revocation_or_deletion_on_one_instance_is_seen_on_the_other_at_once()
         )
         .await;
     assert_eq!(s, 401, "the account is gone for B too");
+}
+
+#[tokio::test]
+async fn an_instance_with_another_secret_key_refuses_to_start_and_says_which_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let outbox = dir.path().join("outbox");
+    // The first instance sets the database up with the key file's key (created now).
+    let first = start_instance(&db, &outbox, &[]);
+    assert_eq!(first.get("/healthz", "").await, 200);
+    let key_file = outbox.with_file_name("latch.key");
+    assert!(key_file.exists(), "the key file is created on first start");
+    // Another key: refused at start, naming both variables.
+    let out = Command::new(env!("CARGO_BIN_EXE_latch"))
+        .arg("serve")
+        .env("DATABASE_URL", &db)
+        .env("LATCH_BIND", "127.0.0.1:0")
+        .env("LATCH_MAIL_OUTBOX", &outbox)
+        .env(
+            "LATCH_SECRET_KEY",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("LATCH_SECRET_KEY") && err.contains("LATCH_SECRET_KEY_FILE"),
+        "{err}"
+    );
+    // The same key given as LATCH_SECRET_KEY is accepted.
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    let second = start_instance(&db, &outbox, &[("LATCH_SECRET_KEY", key.trim())]);
+    assert_eq!(second.get("/healthz", "").await, 200);
 }

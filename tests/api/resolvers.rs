@@ -19,6 +19,8 @@ async fn schema_and_app() -> (latch::graphql::LatchSchema, TestApp) {
         &app.db_url,
         "--mail-outbox",
         &app.outbox.display().to_string(),
+        "--secret-key-file",
+        &app.outbox.with_file_name("latch.key").display().to_string(),
         "--argon2-memory-kib",
         "256",
         "--argon2-iterations",
