@@ -25,6 +25,8 @@ pub mod names {
     /// argon2id verifications (dummy ones included): the hashing work sign-ins cost.
     pub const PASSWORD_VERIFICATIONS: &str = "latch_password_verifications_total";
     pub const EMAILS: &str = "latch_emails_total";
+    /// Session queries answered without the GraphQL executor (`graphql/fast.rs`).
+    pub const GRAPHQL_FAST_ANSWERS: &str = "latch_graphql_fast_answers_total";
     pub const BOT_CHECK_FAILURES: &str = "latch_bot_check_failures_total";
     pub const REQUEST_DURATION: &str = "latch_http_request_duration_seconds";
 }

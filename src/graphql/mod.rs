@@ -26,6 +26,7 @@ mod account;
 mod accounts;
 mod documents;
 mod extension;
+mod fast;
 mod http;
 mod limits;
 mod ops;

@@ -12,18 +12,33 @@
 //! `@skip` and `@include` are applied by async-graphql before execution; the schema
 //! has no other directives. Extensions are not called for these nested fields.
 
-use async_graphql::parser::types::{Field, Selection, SelectionSet};
-use async_graphql::{
-    ContextSelectionSet, Name, Positioned, ScalarType, ServerError, ServerResult, Value,
-};
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{Field, FragmentDefinition, Selection, SelectionSet};
+use async_graphql::{Name, Positioned, ScalarType, ServerError, ServerResult, Value};
 
 use crate::domain::Timestamp;
+
+/// A selection set to answer and the document's fragments: what the in-place resolver
+/// reads, whether the executor called it (`OutputType::resolve`) or the fast path did
+/// (`fast.rs`, straight from the parsed document).
+#[derive(Clone, Copy)]
+pub(crate) struct Selected<'a> {
+    pub set: &'a Positioned<SelectionSet>,
+    pub fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+}
+
+impl<'a> Selected<'a> {
+    fn with_set(self, set: &'a Positioned<SelectionSet>) -> Selected<'a> {
+        Selected { set, ..self }
+    }
+}
 
 /// A plain object: a type name and the value of each field by its GraphQL name.
 pub(crate) trait Plain {
     const NAME: &'static str;
-    /// The value of field `name`; `ctx` is the field's own selection set.
-    fn field(&self, name: &str, ctx: &ContextSelectionSet<'_>) -> ServerResult<Value>;
+    /// The value of field `name`; `sel` is the field's own selection set.
+    fn field(&self, name: &str, sel: Selected<'_>) -> ServerResult<Value>;
 }
 
 fn string(s: &str) -> Value {
@@ -33,35 +48,35 @@ fn string(s: &str) -> Value {
 /// A field's value in a plain object: a leaf, or a nested plain object answered on
 /// the field's own selection set.
 pub(crate) trait PlainField {
-    fn plain(&self, ctx: &ContextSelectionSet<'_>) -> ServerResult<Value>;
+    fn plain(&self, sel: Selected<'_>) -> ServerResult<Value>;
 }
 
 impl PlainField for String {
-    fn plain(&self, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+    fn plain(&self, _: Selected<'_>) -> ServerResult<Value> {
         Ok(string(self))
     }
 }
 
 impl PlainField for Option<String> {
-    fn plain(&self, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+    fn plain(&self, _: Selected<'_>) -> ServerResult<Value> {
         Ok(self.as_deref().map_or(Value::Null, string))
     }
 }
 
 impl PlainField for Vec<String> {
-    fn plain(&self, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+    fn plain(&self, _: Selected<'_>) -> ServerResult<Value> {
         Ok(Value::List(self.iter().map(|s| string(s)).collect()))
     }
 }
 
 impl PlainField for bool {
-    fn plain(&self, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+    fn plain(&self, _: Selected<'_>) -> ServerResult<Value> {
         Ok(Value::Boolean(*self))
     }
 }
 
 impl PlainField for Timestamp {
-    fn plain(&self, _: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+    fn plain(&self, _: Selected<'_>) -> ServerResult<Value> {
         Ok(self.to_value())
     }
 }
@@ -74,16 +89,16 @@ pub(crate) fn unknown(type_name: &str, name: &str) -> ServerError {
     )
 }
 
-/// Answers `ctx`'s selection set on `value`.
-pub(crate) fn resolve<T: Plain>(value: &T, ctx: &ContextSelectionSet<'_>) -> ServerResult<Value> {
-    let mut out = async_graphql::indexmap::IndexMap::with_capacity(ctx.item.node.items.len());
-    collect(value, ctx, ctx.item, &mut out)?;
+/// Answers `sel`'s selection set on `value`.
+pub(crate) fn resolve<T: Plain>(value: &T, sel: Selected<'_>) -> ServerResult<Value> {
+    let mut out = async_graphql::indexmap::IndexMap::with_capacity(sel.set.node.items.len());
+    collect(value, sel, sel.set, &mut out)?;
     Ok(Value::Object(out))
 }
 
 fn collect<'a, T: Plain>(
     value: &T,
-    ctx: &ContextSelectionSet<'a>,
+    sel: Selected<'a>,
     set: &'a Positioned<SelectionSet>,
     out: &mut async_graphql::indexmap::IndexMap<Name, Value>,
 ) -> ServerResult<()> {
@@ -94,18 +109,15 @@ fn collect<'a, T: Plain>(
                 let v = if field.name.node == "__typename" {
                     string(T::NAME)
                 } else {
-                    value.field(
-                        field.name.node.as_str(),
-                        &ctx.with_selection_set(&field.selection_set),
-                    )?
+                    value.field(field.name.node.as_str(), sel.with_set(&field.selection_set))?
                 };
                 merge(out, field.response_key().node.clone(), v);
             }
             Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = ctx.query_env.fragments.get(&spread.node.fragment_name.node)
+                if let Some(fragment) = sel.fragments.get(&spread.node.fragment_name.node)
                     && fragment.node.type_condition.node.on.node == T::NAME
                 {
-                    collect(value, ctx, &fragment.node.selection_set, out)?;
+                    collect(value, sel, &fragment.node.selection_set, out)?;
                 }
             }
             Selection::InlineFragment(inline) => {
@@ -115,7 +127,7 @@ fn collect<'a, T: Plain>(
                     .as_ref()
                     .is_none_or(|c| c.node.on.node == T::NAME);
                 if applies {
-                    collect(value, ctx, &inline.node.selection_set, out)?;
+                    collect(value, sel, &inline.node.selection_set, out)?;
                 }
             }
         }
@@ -124,7 +136,7 @@ fn collect<'a, T: Plain>(
 }
 
 /// The same response key selected twice: objects merge, as in GraphQL's field merging.
-fn merge(out: &mut async_graphql::indexmap::IndexMap<Name, Value>, key: Name, v: Value) {
+pub(crate) fn merge(out: &mut async_graphql::indexmap::IndexMap<Name, Value>, key: Name, v: Value) {
     use async_graphql::indexmap::map::Entry;
     match (out.entry(key), v) {
         (Entry::Occupied(mut prev), Value::Object(next)) => match prev.get_mut() {
@@ -169,10 +181,10 @@ macro_rules! plain_objects {
                 fn field(
                     &self,
                     name: &str,
-                    ctx: &async_graphql::ContextSelectionSet<'_>,
+                    sel: $crate::graphql::plain::Selected<'_>,
                 ) -> async_graphql::ServerResult<async_graphql::Value> {
                     match name {
-                        $( $gname => $crate::graphql::plain::PlainField::plain(&self.$field, ctx), )*
+                        $( $gname => $crate::graphql::plain::PlainField::plain(&self.$field, sel), )*
                         _ => Err($crate::graphql::plain::unknown(stringify!($name), name)),
                     }
                 }
@@ -181,9 +193,9 @@ macro_rules! plain_objects {
             impl $crate::graphql::plain::PlainField for $name {
                 fn plain(
                     &self,
-                    ctx: &async_graphql::ContextSelectionSet<'_>,
+                    sel: $crate::graphql::plain::Selected<'_>,
                 ) -> async_graphql::ServerResult<async_graphql::Value> {
-                    $crate::graphql::plain::resolve(self, ctx)
+                    $crate::graphql::plain::resolve(self, sel)
                 }
             }
 
@@ -201,7 +213,11 @@ macro_rules! plain_objects {
                     ctx: &async_graphql::ContextSelectionSet<'_>,
                     _field: &async_graphql::Positioned<async_graphql::parser::types::Field>,
                 ) -> async_graphql::ServerResult<async_graphql::Value> {
-                    $crate::graphql::plain::resolve(self, ctx)
+                    let sel = $crate::graphql::plain::Selected {
+                        set: ctx.item,
+                        fragments: &ctx.query_env.fragments,
+                    };
+                    $crate::graphql::plain::resolve(self, sel)
                 }
             }
         )*

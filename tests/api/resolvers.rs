@@ -6,6 +6,7 @@ use clap::Parser;
 use latch::graphql::{GqlRequest, build_schema};
 use latch::service::RequestMeta;
 use latch::startup::Application;
+use serde_json::json;
 
 use crate::helpers::*;
 
@@ -128,4 +129,73 @@ async fn every_registered_field_of_the_plain_objects_resolves() {
             assert!(got.get(f).is_some(), "{ty}.{f} answered");
         }
     }
+}
+
+/// The value of a counter in `/metrics` (0 when absent).
+async fn counter(app: &TestApp, name: &str) -> f64 {
+    let text = app.get("/metrics", None).await.text;
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// `graphql/fast.rs` answers known session queries without the executor. Each shape is
+/// sent twice: the first (an unknown document) goes through the executor, the second
+/// through the fast path when it is eligible; the bodies and cookies must be the same.
+#[tokio::test]
+async fn the_session_fast_path_answers_what_the_executor_answers() {
+    let app = spawn_app_with(&["--session-refresh-secs", "0"]).await;
+    let token = app.verified_user("fast@example.com").await;
+    let all_session = "id userId expiresAt createdAt ipAddress userAgent authenticatedAt \
+                       lastActiveAt lastIpAddress authMethods";
+    let all_user = "id email name emailVerified image createdAt updatedAt";
+    let eligible = [
+        format!("{{ session {{ session {{ {all_session} }} user {{ {all_user} }} }} }}"),
+        "{ a: session { s: session { id } } b: session { user { name } } }".to_string(),
+        "query Q { session { ...F } } fragment F on SessionInfo { user { ...U } __typename } \
+         fragment U on User { id email createdAt }"
+            .to_string(),
+        "{ session { ... on SessionInfo { session { id __typename } } ... { user { image } } } }"
+            .to_string(),
+        "{ session { user { id } user { email } session { id } } session { user { name } } }"
+            .to_string(),
+    ];
+    let not_eligible = [
+        "{ session { user @include(if: true) { id } } }".to_string(),
+        "{ __typename session { user { id } } }".to_string(),
+        "{ session { user { id } } me { user { email } } }".to_string(),
+    ];
+    for (query, fast) in eligible
+        .iter()
+        .map(|q| (q, true))
+        .chain(not_eligible.iter().map(|q| (q, false)))
+    {
+        let before = counter(&app, "latch_graphql_fast_answers_total").await;
+        let first = app.gql(query, json!({}), Some(&token)).await;
+        let second = app.gql(query, json!({}), Some(&token)).await;
+        let after = counter(&app, "latch_graphql_fast_answers_total").await;
+        assert!(first.body["errors"].is_null(), "{query}: {}", first.text);
+        // Timestamps move with each extension (refresh every request here): the bodies
+        // must be the same byte for byte but for digits (keys, order, values, shape).
+        let mask = |t: &str| -> String {
+            t.chars()
+                .map(|c| if c.is_ascii_digit() { '0' } else { c })
+                .collect()
+        };
+        assert_eq!(mask(&first.text), mask(&second.text), "{query}");
+        assert_eq!(after - before, if fast { 1.0 } else { 0.0 }, "{query}");
+        // A session extended by the check re-issues the cookie either way.
+        assert!(
+            first.session_cookie().is_some() && second.session_cookie().is_some(),
+            "{query}"
+        );
+    }
+    // Without a session both answer the same error.
+    let q = &eligible[0];
+    let first = app.gql(q, json!({}), None).await;
+    let second = app.gql(q, json!({}), None).await;
+    assert_eq!(first.body, second.body);
+    assert_eq!(first.gql_ext()["code"], "UNAUTHORIZED");
 }
