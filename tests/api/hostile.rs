@@ -18,7 +18,14 @@ pub(crate) const POST_ROUTES: &[&str] = &[
     "/auth/set-password",
     "/auth/resend-verification",
     "/auth/unlink-provider",
+    "/auth/reauthenticate",
+    "/auth/revoke-session",
+    "/auth/revoke-other-sessions",
+    "/auth/update-user",
+    "/auth/change-email",
     "/graphql",
+    // Last: junk that parses as `{}` on a fresh session deletes the target account.
+    "/auth/delete-user",
 ];
 
 const GET_ROUTES: &[&str] = &[
@@ -27,6 +34,8 @@ const GET_ROUTES: &[&str] = &[
     "/auth/verify-email",
     "/auth/linked-accounts",
     "/auth/two-factor/status",
+    "/auth/list-sessions",
+    "/auth/confirm-email-change",
     "/reset-password",
     "/graphql",
 ];
@@ -45,6 +54,10 @@ const FIELDS: &[&str] = &[
     "provider",
     "accountId",
     "turnstileToken",
+    "newEmail",
+    "sessionId",
+    "image",
+    "code",
     "query",
     "variables",
     "operationName",
