@@ -317,6 +317,22 @@ impl TestApp {
         n
     }
 
+    /// Every (table, column) of the app's database, whichever backend it is.
+    pub async fn columns(&self) -> Vec<(String, String)> {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.db_url).await.unwrap();
+        let query = if self.db_url.starts_with("postgres") {
+            "SELECT CAST(table_name AS TEXT) AS t, CAST(column_name AS TEXT) AS c \
+             FROM information_schema.columns WHERE table_schema = current_schema()"
+        } else {
+            "SELECT m.name AS t, p.name AS c FROM sqlite_master m \
+             JOIN pragma_table_info(m.name) p WHERE m.type = 'table'"
+        };
+        let rows: Vec<(String, String)> = sqlx::query_as(query).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    }
+
     /// Runs one SQL statement against the app's database (seeding what a later
     /// feature's flow would write, e.g. a linked identity).
     pub async fn sql(&self, statement: &str, binds: &[&str]) {
