@@ -54,9 +54,13 @@ impl SealingKey {
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = SealingKey::generate();
-                key.write_new(file)?;
-                tracing::info!(file = %file.display(), "created a new secret key file; back it up");
-                Ok(key)
+                if key.write_new(file)? {
+                    tracing::info!(file = %file.display(), "created a new secret key file; back it up");
+                    Ok(key)
+                } else {
+                    // Another process created it first: its key is the key.
+                    SealingKey::load(None, file)
+                }
             }
             Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
         }
@@ -69,37 +73,59 @@ impl SealingKey {
     }
 
     fn from_base64(text: &str) -> anyhow::Result<SealingKey> {
-        let bytes = b64().decode(text.trim()).context("not base64")?;
+        // The decoder's error would quote a byte of the key: say only what is wrong.
+        let bytes = b64()
+            .decode(text.trim())
+            .map_err(|_| anyhow::anyhow!("not base64"))?;
         let Ok(bytes) = <[u8; 32]>::try_from(bytes.as_slice()) else {
             bail!("{} bytes, not 32", bytes.len());
         };
         Ok(SealingKey(Secret::new(bytes)))
     }
 
-    /// Writes the key to a new file readable by its owner only.
-    fn write_new(&self, file: &Path) -> anyhow::Result<()> {
-        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
+    /// Writes the key to a new file readable by its owner only, whole and on disk
+    /// before it is visible under its name (written beside it, synced, then linked, which
+    /// fails when the name exists): a crash or a concurrent start never leaves a partial
+    /// or second key. False when another process's file got the name first.
+    fn write_new(&self, file: &Path) -> anyhow::Result<bool> {
+        let dir = file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut suffix = [0u8; 8];
+        rand::fill(&mut suffix);
+        let temp = dir.join(format!(".latch.key.{}", hex::encode(suffix)));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options
-            .open(file)
-            .with_context(|| format!("creating {}", file.display()))?;
-        writeln!(f, "{}", b64().encode(self.0.expose()))
-            .with_context(|| format!("writing {}", file.display()))
+        let written = options
+            .open(&temp)
+            .and_then(|mut f| {
+                writeln!(f, "{}", b64().encode(self.0.expose()))?;
+                f.sync_all()
+            })
+            .and_then(|()| std::fs::hard_link(&temp, file));
+        let _ = std::fs::remove_file(&temp);
+        match written {
+            Ok(()) => {
+                // The new name on disk too.
+                let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("creating {}", file.display())),
+        }
     }
 
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(self.0.expose().into())
     }
 
-    fn seal_with(&self, plaintext: &[u8], aad: &[u8]) -> String {
+    fn seal_with(&self, plaintext: &[u8], aad: &[u8]) -> anyhow::Result<String> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::fill(&mut nonce);
-        // Cannot fail: AES-GCM encrypts any message shorter than 64 GiB.
         let sealed = self
             .cipher()
             .encrypt(
@@ -109,10 +135,10 @@ impl SealingKey {
                     aad,
                 },
             )
-            .unwrap_or_default();
+            .map_err(|_| anyhow::anyhow!("sealing failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
-        b64().encode(out)
+        Ok(b64().encode(out))
     }
 
     fn open_with(&self, sealed: &str, aad: &[u8]) -> Option<Vec<u8>> {
@@ -128,7 +154,7 @@ impl SealingKey {
     }
 
     /// Seals a secret of `owner`.
-    pub fn seal(&self, owner: &UserId, plaintext: &[u8]) -> String {
+    pub fn seal(&self, owner: &UserId, plaintext: &[u8]) -> anyhow::Result<String> {
         self.seal_with(plaintext, owner.as_str().as_bytes())
     }
 
@@ -139,7 +165,7 @@ impl SealingKey {
     }
 
     /// A new key check for the database.
-    pub fn check_value(&self) -> String {
+    pub fn check_value(&self) -> anyhow::Result<String> {
         self.seal_with(CHECK_PLAINTEXT, CHECK_AAD)
     }
 
@@ -161,7 +187,7 @@ mod tests {
     #[test]
     fn a_sealed_secret_opens_only_for_its_owner_and_key() {
         let key = SealingKey::generate();
-        let sealed = key.seal(&uid("a"), b"JBSWY3DPEHPK3PXP");
+        let sealed = key.seal(&uid("a"), b"JBSWY3DPEHPK3PXP").unwrap();
         assert_eq!(
             key.open(&uid("a"), &sealed).as_deref(),
             Some(&b"JBSWY3DPEHPK3PXP"[..])
@@ -174,7 +200,7 @@ mod tests {
         );
         assert_ne!(
             sealed,
-            key.seal(&uid("a"), b"JBSWY3DPEHPK3PXP"),
+            key.seal(&uid("a"), b"JBSWY3DPEHPK3PXP").unwrap(),
             "a nonce each time"
         );
         let mut tampered = b64().decode(&sealed).unwrap();
@@ -187,7 +213,7 @@ mod tests {
     #[test]
     fn the_key_check_tells_keys_apart() {
         let key = SealingKey::generate();
-        let check = key.check_value();
+        let check = key.check_value().unwrap();
         assert!(key.passes(&check));
         assert!(!SealingKey::generate().passes(&check));
         assert!(!key.passes("garbage"));
@@ -206,13 +232,13 @@ mod tests {
         }
         let again = SealingKey::load(None, &file).unwrap();
         assert!(
-            again.passes(&first.check_value()),
+            again.passes(&first.check_value().unwrap()),
             "the same key is read back"
         );
 
         let other = b64().encode([7u8; 32]);
         let from_env = SealingKey::load(Some(&Secret::new(other)), &file).unwrap();
-        assert!(!from_env.passes(&first.check_value()));
+        assert!(!from_env.passes(&first.check_value().unwrap()));
         let short = Secret::new(b64().encode([7u8; 16]));
         let err = SealingKey::load(Some(&short), &file).unwrap_err();
         assert!(format!("{err:#}").contains("LATCH_SECRET_KEY"), "{err:#}");

@@ -57,6 +57,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://data/latch.db?mode=rwc"
     )]
     pub database_url: Secret<String>,
@@ -97,13 +98,13 @@ pub struct Settings {
     #[arg(long, env = "LATCH_MAIL_OUTBOX", default_value = "data/outbox")]
     pub mail_outbox: String,
     /// Base64 of 32 random bytes: the key that seals second-factor secrets at rest.
-    #[arg(long, env = "LATCH_SECRET_KEY")]
+    #[arg(long, env = "LATCH_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<Secret<String>>,
     /// The key file read when LATCH_SECRET_KEY is unset (created with a new key, mode 0600, when absent).
     #[arg(long, env = "LATCH_SECRET_KEY_FILE", default_value = "data/latch.key")]
     pub secret_key_file: String,
     /// e.g. `smtp://user:pass@host:587?tls=required`.
-    #[arg(long, env = "LATCH_SMTP_URL")]
+    #[arg(long, env = "LATCH_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<Secret<String>>,
     /// From header of every email.
     #[arg(
@@ -113,7 +114,7 @@ pub struct Settings {
     )]
     pub mail_from: String,
     /// Enables the Turnstile bot check.
-    #[arg(long, env = "LATCH_TURNSTILE_SECRET")]
+    #[arg(long, env = "LATCH_TURNSTILE_SECRET", hide_env_values = true)]
     pub turnstile_secret: Option<Secret<String>>,
     /// The public Turnstile site key, published by `sign-in-methods`.
     #[arg(long, env = "LATCH_TURNSTILE_SITE_KEY")]

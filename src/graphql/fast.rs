@@ -1,17 +1,19 @@
 //! The session query answered without the executor.
 //!
 //! Every dashboard page asks `{ session { … } }`. Once a document has passed strict
-//! validation (the document cache knows it), a query whose only root fields are
+//! validation (the document cache knows it), a query whose one root field is
 //! `session`, without arguments, variables or directives, needs nothing of the
 //! executor: the caller's session, rendered by the in-place resolver of `plain.rs` from
 //! the parsed document. Anything else, and any error (no session), goes to the executor,
 //! so errors are rendered in one place.
 //!
 //! The boundary: only `SessionInfo`, a type declared by `plain_objects!`, can be answered
-//! here (`plain::resolve` takes only such types). The test that would catch this going
-//! stale, `resolvers::the_session_fast_path_answers_what_the_executor_answers`, sends
-//! each query shape twice over HTTP (the executor answers the first, unknown document,
-//! this path the second) and requires identical bodies.
+//! here (`plain::resolve` takes only such types), and the answer comes from the field's
+//! own `sessions::session_answer`, which the executor's resolver calls too. The test
+//! that would catch this going stale,
+//! `resolvers::the_session_fast_path_answers_what_the_executor_answers`, sends each
+//! query shape twice over HTTP (the executor answers the first, unknown document, this
+//! path the second) and requires identical bodies.
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
@@ -20,7 +22,6 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Positioned, Value};
 
 use super::plain::{self, Selected};
-use crate::model::SessionInfo;
 use crate::service::{AppState, RequestMeta};
 use crate::web::{PresentedToken, refreshed_cookie};
 
@@ -33,21 +34,32 @@ pub(super) struct FastAnswer {
     pub cookie: Option<String>,
 }
 
-/// The document's one operation (named or not).
-fn only_operation(doc: &ExecutableDocument) -> Option<&OperationDefinition> {
-    match &doc.operations {
-        DocumentOperations::Single(op) => Some(&op.node),
-        DocumentOperations::Multiple(ops) if ops.len() == 1 => ops.values().next().map(|o| &o.node),
-        DocumentOperations::Multiple(_) => None,
+/// The operation the executor would run: the document's one operation, when the request
+/// names it or names none (a name that matches nothing is the executor's error to give).
+fn only_operation<'a>(
+    doc: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), None) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), name) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .filter(|(n, _)| name.is_none_or(|name| n.as_str() == name))
+            .map(|(_, o)| &o.node),
+        _ => None,
     }
 }
 
-/// Whether `doc` is a query this path can answer exactly as the executor would.
-fn eligible(doc: &ExecutableDocument) -> bool {
-    let Some(op) = only_operation(doc) else {
+/// Whether `doc` is a query this path can answer exactly as the executor would: one
+/// root `session` field (with several, the executor authenticates once per field, and
+/// a due extension would be re-issued once per field).
+fn eligible(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    let Some(op) = only_operation(doc, operation_name) else {
         return false;
     };
     op.ty == OperationType::Query
+        && op.selection_set.node.items.len() == 1
         && op.variable_definitions.is_empty()
         && op.directives.is_empty()
         && op.selection_set.node.items.iter().all(|s| match &s.node {
@@ -79,16 +91,20 @@ fn no_directives(set: &Positioned<SelectionSet>) -> bool {
 pub(super) async fn answer(
     app: &AppState,
     doc: &ExecutableDocument,
+    operation_name: Option<&str>,
     token: &PresentedToken,
     meta: &RequestMeta,
 ) -> Option<FastAnswer> {
-    if !eligible(doc) {
+    if !eligible(doc, operation_name) {
         return None;
     }
     let p = app.authenticate(token.as_deref(), meta).await.ok()?;
     let cookie = refreshed_cookie(app.config(), token, &p);
-    let info = SessionInfo::from(p);
-    let root = &only_operation(doc)?.selection_set.node.items;
+    let info = super::sessions::session_answer(p);
+    let root = &only_operation(doc, operation_name)?
+        .selection_set
+        .node
+        .items;
     let mut data = async_graphql::indexmap::IndexMap::with_capacity(root.len());
     for s in root {
         let Selection::Field(f) = &s.node else {

@@ -132,9 +132,11 @@ async fn execute(
     if door == Door::Get && is_mutation(&mut req) {
         return mutation_over_get();
     }
+    let operation_name = req.operation_name.clone();
     if prepared.validated.is_some()
         && let Ok(doc) = req.parsed_query()
-        && let Some(fast) = fast::answer(&gs.app, doc, &token, &meta).await
+        && let Some(fast) =
+            fast::answer(&gs.app, doc, operation_name.as_deref(), &token, &meta).await
     {
         metrics::counter!(crate::telemetry::names::GRAPHQL_FAST_ANSWERS).increment(1);
         let mut res = render(&fast.body);

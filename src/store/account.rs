@@ -201,13 +201,20 @@ impl Store {
         // The user's workspaces too: two members leaving one workspace at once are
         // serialized, so the second sees the first gone (and deletes an empty workspace
         // rather than leaving it without members).
-        sqlx::query(
-            "UPDATE workspaces SET name = name WHERE id IN \
-             (SELECT workspace_id FROM workspace_members WHERE user_id = $1)",
-        )
-        .bind(user_id.as_str())
-        .execute(&mut *tx)
-        .await?;
+        // One at a time, in id order: two deletions sharing several workspaces take
+        // their locks in the same order and cannot deadlock.
+        let mut ids: Vec<String> =
+            sqlx::query_scalar("SELECT workspace_id FROM workspace_members WHERE user_id = $1")
+                .bind(user_id.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        ids.sort();
+        for id in &ids {
+            sqlx::query("UPDATE workspaces SET name = name WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         let email: Option<String> = sqlx::query("SELECT email FROM users WHERE id = $1")
             .bind(user_id.as_str())
             .fetch_optional(&mut *tx)

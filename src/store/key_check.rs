@@ -6,12 +6,12 @@ use crate::sealing::SealingKey;
 impl Store {
     /// Stores `key`'s check on the first start; afterwards, whether `key` passes the
     /// stored one (several instances starting at once agree on the first check stored).
-    pub async fn check_key(&self, key: &SealingKey) -> sqlx::Result<bool> {
+    pub async fn check_key(&self, key: &SealingKey) -> anyhow::Result<bool> {
         sqlx::query(
             "INSERT INTO latch_settings (name, value) VALUES ('key_check', $1) \
              ON CONFLICT (name) DO NOTHING",
         )
-        .bind(key.check_value())
+        .bind(key.check_value()?)
         .execute(&*self.pool())
         .await?;
         let stored: String =

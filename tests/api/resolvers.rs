@@ -153,7 +153,7 @@ async fn the_session_fast_path_answers_what_the_executor_answers() {
     let all_user = "id email name emailVerified image createdAt updatedAt";
     let eligible = [
         format!("{{ session {{ session {{ {all_session} }} user {{ {all_user} }} }} }}"),
-        "{ a: session { s: session { id } } b: session { user { name } } }".to_string(),
+        "{ s: session { a: session { id } } }".to_string(),
         "query Q { session { ...F } } fragment F on SessionInfo { user { ...U } __typename } \
          fragment U on User { id email createdAt }"
             .to_string(),
@@ -165,6 +165,8 @@ async fn the_session_fast_path_answers_what_the_executor_answers() {
         "{ session { user { id } user { email } session { id } } }".to_string(),
     ];
     let not_eligible = [
+        // Two root fields: the executor authenticates (and may extend) once per field.
+        "{ a: session { s: session { id } } b: session { user { name } } }".to_string(),
         "{ session { user @include(if: true) { id } } }".to_string(),
         "{ __typename session { user { id } } }".to_string(),
         "{ session { user { id } } me { user { email } } }".to_string(),
@@ -199,6 +201,18 @@ async fn the_session_fast_path_answers_what_the_executor_answers() {
             first.session_cookie().is_some() && second.session_cookie().is_some(),
             "{query}"
         );
+    }
+    // An operation name that matches nothing is the executor's error, every time.
+    for _ in 0..2 {
+        let r = app
+            .post(
+                "/graphql",
+                json!({"query": "{ session { user { id } } }", "operationName": "X"}),
+                Some(&token),
+            )
+            .await;
+        assert!(r.body["data"].is_null(), "{}", r.text);
+        assert!(!r.body["errors"][0].is_null(), "{}", r.text);
     }
     // Without a session both answer the same error.
     let q = &eligible[0];
