@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::model::{ActiveSession, Reauthenticated, RevokedSessions, SuccessResult, UserResult};
+use crate::web::clear_account_cookies;
 
 #[derive(Default)]
 pub struct AccountQuery;
@@ -119,7 +120,9 @@ impl AccountMutation {
         st.delete_user(&p, input.unwrap_or_default(), &request(ctx).meta)
             .await
             .map_err(gql)?;
-        ctx.append_http_header(header::SET_COOKIE, clear_cookie(st.config()));
+        for cookie in clear_account_cookies(st.config()) {
+            ctx.append_http_header(header::SET_COOKIE, cookie);
+        }
         Ok(SuccessResult { success: true })
     }
 }

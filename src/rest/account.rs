@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::model::{ActiveSession, Reauthenticated, RevokedSessions, SessionList, UserResult};
+use crate::web::clear_account_cookies;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -198,6 +199,6 @@ async fn delete_user(
     state.delete_user(&p, input, &meta).await?;
     Ok(with_cookies(
         Json(SuccessResult { success: true }),
-        &[clear_cookie(state.config())],
+        &clear_account_cookies(state.config()),
     ))
 }

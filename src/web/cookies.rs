@@ -11,11 +11,22 @@ use crate::config::Config;
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "session_token";
 
+/// The cookie of a pending second sign-in step (docs/api.md §2, §8).
+pub const TWO_FACTOR_TICKET_COOKIE: &str = "two_factor_ticket";
+/// The cookie of a trusted device (docs/api.md §2, §8).
+pub const TRUSTED_DEVICE_COOKIE: &str = "trusted_device";
+
 /// `Set-Cookie` value carrying a session token. `max_age` `None` makes a
 /// browser-session cookie.
 pub fn session_cookie(cfg: &Config, token: &str, max_age: Option<i64>) -> String {
+    account_cookie(cfg, SESSION_COOKIE, token, max_age)
+}
+
+/// A cookie of the account's ones (session, two-factor ticket, trusted device): they
+/// share their attributes (docs/api.md §2).
+fn account_cookie(cfg: &Config, name: &str, value: &str, max_age: Option<i64>) -> String {
     let mut c = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; Path=/; SameSite={}",
+        "{name}={value}; HttpOnly; Path=/; SameSite={}",
         cfg.cookie_samesite.as_str()
     );
     if let Some(age) = max_age {
@@ -61,6 +72,17 @@ pub fn refreshed_cookie(
 /// `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(cfg: &Config) -> String {
     session_cookie(cfg, "", Some(0))
+}
+
+/// `Set-Cookie` values that remove every cookie of an account (delete-user,
+/// docs/api.md §11.4): the session, a pending second step, a trusted device.
+pub fn clear_account_cookies(cfg: &Config) -> [String; 3] {
+    [
+        SESSION_COOKIE,
+        TWO_FACTOR_TICKET_COOKIE,
+        TRUSTED_DEVICE_COOKIE,
+    ]
+    .map(|name| account_cookie(cfg, name, "", Some(0)))
 }
 
 /// Name of the cookie that binds a social sign-in flow to its browser (docs/api.md §6).

@@ -54,6 +54,18 @@ async fn delete_user_leaves_no_row_of_the_user_and_hands_workspaces_over() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body, json!({"success": true}));
     assert!(r.session_cookie().is_some_and(|c| c.contains("Max-Age=0")));
+    let cleared: Vec<_> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|c| c.contains("Max-Age=0"))
+        .filter_map(|c| c.split('=').next())
+        .collect();
+    assert_eq!(
+        cleared,
+        ["session_token", "two_factor_ticket", "trusted_device"]
+    );
     assert_eq!(app.get("/auth/session", Some(&token)).await.status, 401);
 
     // Every column of every table: nothing holds the user's id or address any more.
