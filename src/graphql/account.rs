@@ -53,7 +53,9 @@ impl AccountMutation {
             .await
             .map_err(gql)?
         {
-            ctx.append_http_header(header::SET_COOKIE, clear_cookie(st.config()));
+            for cookie in clear_sign_in_cookies(st.config()) {
+                ctx.append_http_header(header::SET_COOKIE, cookie);
+            }
         }
         Ok(StatusResult { status: true })
     }

@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::service::{AppState, Principal, RequestMeta, SignedIn};
 use crate::web::{
-    PresentedToken, clear_cookie, cookie_for_session, oauth_state_cookie, parse_json,
+    PresentedToken, clear_sign_in_cookies, cookie_for_session, oauth_state_cookie, parse_json,
     refreshed_cookie,
 };
 

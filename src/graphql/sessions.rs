@@ -52,7 +52,9 @@ impl SessionsMutation {
         st.logout(request(ctx).token.as_deref())
             .await
             .map_err(gql)?;
-        ctx.append_http_header(header::SET_COOKIE, clear_cookie(st.config()));
+        for cookie in clear_sign_in_cookies(st.config()) {
+            ctx.append_http_header(header::SET_COOKIE, cookie);
+        }
         Ok(true)
     }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::model::{ActiveSession, Reauthenticated, RevokedSessions, SessionList, UserResult};
-use crate::web::clear_account_cookies;
+use crate::web::{clear_account_cookies, clear_sign_in_cookies};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -78,7 +78,7 @@ async fn revoke_session(
 ) -> AppResult<Response> {
     let (p, mut cookies) = principal(&state, &token, &meta).await?;
     if state.revoke_session(&p, &input.session_id).await? {
-        cookies = vec![clear_cookie(state.config())];
+        cookies = clear_sign_in_cookies(state.config()).to_vec();
     }
     Ok(with_cookies(status_ok(), &cookies))
 }

@@ -19,7 +19,7 @@ use crate::model::{
 use crate::redirect::with_query;
 use crate::service::{AppState, Principal, RequestMeta};
 use crate::web::{
-    Json, JsonBody, NoFields, OAUTH_STATE_COOKIE, PresentedToken, append_cookies, clear_cookie,
+    Json, JsonBody, NoFields, OAUTH_STATE_COOKIE, PresentedToken, append_cookies,
     clear_oauth_state_cookie, cookie_for_session, oauth_state_cookie, refreshed_cookie,
     sole_cookie_value,
 };

@@ -1,6 +1,7 @@
 //! Sign-in, the session, `me`, sign-out.
 
 use super::*;
+use crate::web::clear_sign_in_cookies;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -13,10 +14,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 async fn do_logout(state: &AppState, token: &PresentedToken) -> AppResult<Response> {
     state.logout(token.as_deref()).await?;
-    let cookie = clear_cookie(state.config());
     Ok(with_cookies(
         Json(SuccessResult { success: true }),
-        &[cookie],
+        &clear_sign_in_cookies(state.config()),
     ))
 }
 

@@ -74,6 +74,12 @@ pub fn clear_cookie(cfg: &Config) -> String {
     session_cookie(cfg, "", Some(0))
 }
 
+/// `Set-Cookie` values that end a sign-in (logout, revoking one's own session): the
+/// session and a pending second step; a trusted device stays trusted (docs/api.md §2).
+pub fn clear_sign_in_cookies(cfg: &Config) -> [String; 2] {
+    [SESSION_COOKIE, TWO_FACTOR_TICKET_COOKIE].map(|name| account_cookie(cfg, name, "", Some(0)))
+}
+
 /// `Set-Cookie` values that remove every cookie of an account (delete-user,
 /// docs/api.md §11.4): the session, a pending second step, a trusted device.
 pub fn clear_account_cookies(cfg: &Config) -> [String; 3] {

@@ -170,9 +170,20 @@ async fn logout_deletes_the_session_and_clears_the_cookie_idempotently() {
     req = req.header("cookie", format!("session_token={token}"));
     let r = req.send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let cleared = r.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cleared.starts_with("session_token=;"), "{cleared}");
-    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let cleared: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    // The session and a pending second step go; a trusted device stays trusted.
+    assert_eq!(cleared.len(), 2, "{cleared:?}");
+    assert!(cleared[0].starts_with("session_token=;"), "{cleared:?}");
+    assert!(cleared[1].starts_with("two_factor_ticket=;"), "{cleared:?}");
+    assert!(
+        cleared.iter().all(|c| c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
     assert_eq!(
         r.json::<serde_json::Value>().await.unwrap(),
         json!({"success": true})
