@@ -88,15 +88,7 @@ impl From<UserRow> for User {
 
 impl From<&UserRow> for User {
     fn from(u: &UserRow) -> Self {
-        User {
-            id: u.id.to_string(),
-            email: u.email.clone(),
-            name: u.name.clone(),
-            email_verified: u.email_verified,
-            image: u.image.clone(),
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-        }
+        User::from(u.clone())
     }
 }
 
@@ -119,18 +111,7 @@ impl From<SessionRow> for Session {
 
 impl From<&SessionRow> for Session {
     fn from(s: &SessionRow) -> Self {
-        Session {
-            id: s.id.to_string(),
-            user_id: s.user_id.to_string(),
-            expires_at: s.expires_at,
-            created_at: s.created_at,
-            ip_address: s.ip_address.clone(),
-            user_agent: s.user_agent.clone(),
-            authenticated_at: s.authenticated_at,
-            last_active_at: s.last_active_at,
-            last_ip_address: s.last_ip_address.clone(),
-            auth_methods: s.auth_methods.clone(),
-        }
+        Session::from(s.clone())
     }
 }
 

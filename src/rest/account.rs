@@ -163,7 +163,7 @@ async fn confirm_email_change(
     meta: RequestMeta,
     query: Result<Query<VerifyEmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Response> {
-    let Query(q) = query.map_err(|_| AppError::bad_request("Invalid query string."))?;
+    let q = parsed_query(query)?;
     let token = q.token.unwrap_or_default();
     match state
         .confirm_email_change(&token, q.callback_url.as_deref(), &meta)

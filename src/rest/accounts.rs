@@ -43,7 +43,7 @@ async fn verify_email(
     meta: RequestMeta,
     query: Result<Query<VerifyEmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Response> {
-    let Query(q) = query.map_err(|_| AppError::bad_request("Invalid query string."))?;
+    let q = parsed_query(query)?;
     let token = q.token.unwrap_or_default();
     match state
         .verify_email(&token, q.callback_url.as_deref(), &meta)

@@ -77,6 +77,15 @@ fn found(url: &url::Url) -> Response {
         .into_response()
 }
 
+/// A route's query string, or 400 when it does not parse.
+fn parsed_query<T>(
+    query: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<T> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|_| AppError::bad_request("Invalid query string."))
+}
+
 /// A link route's error: with a valid `callbackURL` the browser goes back to the app
 /// with `?error=CODE` (an invalid `callbackURL` itself is answered as is).
 fn error_to_callback(

@@ -102,7 +102,7 @@ async fn social_sign_in_redirect(
     meta: RequestMeta,
     query: Result<Query<SocialQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Response> {
-    let Query(q) = query.map_err(|_| AppError::bad_request("Invalid query string."))?;
+    let q = parsed_query(query)?;
     let start = state
         .social_start(q.for_provider(provider), None, &meta)
         .await?;

@@ -2,7 +2,7 @@
 //!
 //! A step-up route checks its own body and conditions first (rule 2), then calls
 //! [`AppState::step_up`] with the proofs the request carried. The two-factor and
-//! passkey proofs plug into [`AppState::check_proof`] without changing the callers.
+//! passkey proofs plug into [`AppState::prove`] without changing the callers.
 
 use super::*;
 use crate::domain::Password;
@@ -28,18 +28,14 @@ impl AppState {
                 Err(AppError::reauthentication_required())
             };
         }
-        self.check_proof(p, proof).await?;
-        self.inner
-            .store
-            .mark_authenticated(&p.session.id, Timestamp::now())
-            .await?;
-        Ok(())
+        self.prove(p, proof).await.map(drop)
     }
 
-    /// Every proof sent must be right. A password is counted toward the password
-    /// lockout as change-password's is (any password on an account without one too);
+    /// Every proof sent must be right; then the session has proven a factor now (the
+    /// instant returned). A password is counted toward the password lockout as
+    /// change-password's is (any password on an account without one too);
     /// OWASP ASVS 5.0 V6.3.1 (guessing limits apply to every password check).
-    async fn check_proof(&self, p: &Principal, proof: &Proof) -> AppResult<()> {
+    async fn prove(&self, p: &Principal, proof: &Proof) -> AppResult<Timestamp> {
         if let Some(password) = &proof.password {
             self.prove_password(p, password).await?;
         }
@@ -53,7 +49,12 @@ impl AppState {
             // after a successful sign-in.
             self.inner.store.clear_failures(&p.user.email).await?;
         }
-        Ok(())
+        let now = Timestamp::now();
+        self.inner
+            .store
+            .mark_authenticated(&p.session.id, now)
+            .await?;
+        Ok(now)
     }
 
     /// The signed-in user's password, checked as change-password checks its current
@@ -97,12 +98,7 @@ impl AppState {
                 "Send a proof: your password or a code.",
             ));
         }
-        self.check_proof(p, &proof).await?;
-        let now = Timestamp::now();
-        self.inner
-            .store
-            .mark_authenticated(&p.session.id, now)
-            .await?;
+        let now = self.prove(p, &proof).await?;
         Ok(now.plus_secs(self.inner.cfg.fresh_auth_secs))
     }
 }
