@@ -33,6 +33,11 @@ pub enum Flow {
     ChangeEmail,
     ConfirmEmailChange,
     DeleteUser,
+    EnrollTotp,
+    ConfirmTotp,
+    VerifyTwoFactor,
+    GenerateBackupCodes,
+    DisableTwoFactor,
 }
 
 impl Flow {
@@ -50,6 +55,11 @@ impl Flow {
             Flow::ChangeEmail => "change-email",
             Flow::ConfirmEmailChange => "confirm-email-change",
             Flow::DeleteUser => "delete-user",
+            Flow::EnrollTotp => "two-factor-enroll",
+            Flow::ConfirmTotp => "two-factor-confirm",
+            Flow::VerifyTwoFactor => "two-factor-verify",
+            Flow::GenerateBackupCodes => "generate-backup-codes",
+            Flow::DisableTwoFactor => "two-factor-disable",
         }
     }
 }

@@ -26,6 +26,8 @@ pub mod model;
 pub mod oidc;
 /// The operator commands (`latch users …`).
 pub mod operator;
+/// Second-factor codes: TOTP and backup codes.
+pub mod otp;
 /// latch's HTML pages and their security headers.
 pub mod pages;
 /// argon2id hashing and the password policy.

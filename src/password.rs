@@ -33,6 +33,9 @@ enum Job {
         tokio::sync::oneshot::Sender<anyhow::Result<String>>,
     ),
     Verify(Password, String, tokio::sync::oneshot::Sender<bool>),
+    /// Other checks of a secret a client sends (TOTP codes): they queue behind the
+    /// hashes, so a flood of codes cannot take the workers that answer session checks.
+    Run(Box<dyn FnOnce() + Send>),
 }
 
 /// A hashing thread frees its argon2 buffer after this long without work.
@@ -67,6 +70,21 @@ impl Hasher {
         Ok(rx.await.context("hashing thread gone")??)
     }
 
+    /// The PHC strings of several secrets, hashed on every hashing thread at once.
+    pub async fn hash_all(&self, secrets: &[Password]) -> AppResult<Vec<String>> {
+        let mut replies = Vec::with_capacity(secrets.len());
+        for s in secrets {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.submit(Job::Hash(s.clone(), tx))?;
+            replies.push(rx);
+        }
+        let mut out = Vec::with_capacity(replies.len());
+        for rx in replies {
+            out.push(rx.await.context("hashing thread gone")??);
+        }
+        Ok(out)
+    }
+
     /// Whether `password` matches the PHC string `phc` (a malformed hash never matches).
     pub async fn verify(&self, password: &Password, phc: &str) -> AppResult<bool> {
         metrics::counter!(crate::telemetry::names::PASSWORD_VERIFICATIONS).increment(1);
@@ -79,6 +97,18 @@ impl Hasher {
     pub async fn verify_dummy(&self, password: &Password) -> AppResult<bool> {
         let dummy = self.dummy_hash.to_string();
         self.verify(password, &dummy).await.map(|_| false)
+    }
+
+    /// Runs `f` on a hashing thread and answers its result.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(Job::Run(Box::new(move || {
+            let _ = tx.send(f());
+        })))?;
+        Ok(rx.await.context("hashing thread gone")?)
     }
 
     fn submit(&self, job: Job) -> AppResult<()> {
@@ -108,6 +138,7 @@ fn hash_worker(jobs: &flume::Receiver<Job>, params: &Params) {
             Job::Verify(pw, phc, reply) => {
                 let _ = reply.send(verify_with(pw.expose(), &phc, &mut buffer));
             }
+            Job::Run(f) => f(),
         }
     }
 }

@@ -164,6 +164,21 @@ impl SealingKey {
         self.open_with(sealed, owner.as_str().as_bytes())
     }
 
+    /// One byte of HMAC-SHA-256 under this key over `owner` and `data`: a lookup tag
+    /// that says nothing about `data` to whoever lacks the key (backup codes use it to
+    /// find their one candidate hash, docs/api.md §8.2).
+    pub fn tag(&self, owner: &UserId, data: &[u8]) -> u8 {
+        use hmac::{KeyInit as _, Mac};
+        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.0.expose()) else {
+            return 0;
+        };
+        mac.update(b"latch backup-code tag\0");
+        mac.update(owner.as_str().as_bytes());
+        mac.update(b"\0");
+        mac.update(data);
+        mac.finalize().into_bytes()[0]
+    }
+
     /// A new key check for the database.
     pub fn check_value(&self) -> anyhow::Result<String> {
         self.seal_with(CHECK_PLAINTEXT, CHECK_AAD)

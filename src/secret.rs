@@ -66,6 +66,12 @@ impl Presence for String {
     }
 }
 
+impl<T> Presence for Vec<T> {
+    fn is_present(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
 impl<T> Presence for Option<T> {
     fn is_present(&self) -> bool {
         self.is_some()
@@ -121,6 +127,7 @@ mod tests {
                     email: "a@b.c".into(),
                     password: s(),
                     remember_me: None,
+                    trusted_device_token: some(),
                     turnstile_token: some()
                 }
             ),
@@ -303,6 +310,7 @@ mod tests {
                     nonce: s(),
                     callback_url: None,
                     error_callback_url: None,
+                    two_factor_callback_url: None,
                     link_user_id: None
                 }
             ),
@@ -339,10 +347,32 @@ mod tests {
             token: s(),
         };
         assert_hidden("SignedIn", format!("{signed:?}"));
-        assert_hidden(
-            "SignInResult",
-            format!("{:?}", crate::model::SignInResult::from(&signed)),
-        );
+        {
+            use crate::service::{Challenge, DeviceCookie, SignInOutcome, SignInStep};
+            let done = SignInOutcome {
+                step: SignInStep::Done(Box::new(signed)),
+                device: DeviceCookie::Set {
+                    token: s(),
+                    expires_at: Timestamp(0),
+                },
+                backup_codes_remaining: Some(3),
+            };
+            let asked = SignInOutcome {
+                step: SignInStep::SecondFactor(Challenge {
+                    ticket: s(),
+                    methods: vec!["totp".into()],
+                    expires_at: Timestamp(0),
+                }),
+                device: DeviceCookie::Keep,
+                backup_codes_remaining: None,
+            };
+            for o in [done, asked] {
+                assert_hidden(
+                    "SignInResult",
+                    format!("{:?}", crate::model::SignInResult::from(&o)),
+                );
+            }
+        }
         {
             use crate::domain::{Email, Name, Password};
             use crate::service::commands::*;
@@ -363,7 +393,8 @@ mod tests {
                     Credentials {
                         email: email(),
                         password: pw(),
-                        remember_me: true
+                        remember_me: true,
+                        trusted_device: some()
                     }
                 ),
                 format!(
@@ -406,6 +437,8 @@ mod tests {
             ip: None,
             user_agent: None,
             turnstile_token: some(),
+            two_factor_ticket: some(),
+            trusted_device: some(),
         };
         assert_hidden("RequestMeta", format!("{meta:?}"));
         let presented = crate::web::PresentedToken {

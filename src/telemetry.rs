@@ -15,6 +15,7 @@ pub mod names {
     pub const SIGN_UPS: &str = "latch_sign_ups_total";
     pub const SIGN_INS: &str = "latch_sign_ins_total";
     pub const LOCKOUTS: &str = "latch_lockouts_total";
+    pub const TWO_FACTOR_LOCKS: &str = "latch_two_factor_locks_total";
     /// Open HTTP connections (gauge).
     pub const OPEN_CONNECTIONS: &str = "latch_open_connections";
     /// Connections latch closed, by `reason`: `header_timeout`, `idle_timeout`,

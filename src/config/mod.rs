@@ -142,6 +142,8 @@ pub struct Settings {
     /// How long a lock lasts, in seconds.
     #[arg(long, env = "LATCH_LOCKOUT_SECS", default_value_t = 900)]
     pub lockout_secs: u64,
+    #[command(flatten)]
+    pub two_factor: TwoFactorSettings,
     /// Requests per second per client IP on credential operations; 0 turns the limiter off.
     #[arg(long, env = "LATCH_RATE_LIMIT_PER_SEC", default_value_t = 5)]
     pub rate_limit_per_sec: u32,
@@ -293,6 +295,7 @@ pub struct Config {
     pub lockout_threshold: u32,
     pub lockout_window_secs: u64,
     pub lockout_secs: u64,
+    pub two_factor: TwoFactor,
     pub rate_limit_per_sec: u32,
     pub rate_limit_burst: u32,
     pub trusted_proxies: Vec<IpNet>,
@@ -397,6 +400,7 @@ impl Settings {
             lockout_threshold: self.lockout_threshold,
             lockout_window_secs: self.lockout_window_secs,
             lockout_secs: self.lockout_secs,
+            two_factor: self.two_factor.resolve()?,
             rate_limit_per_sec: self.rate_limit_per_sec,
             rate_limit_burst: self.rate_limit_burst,
             trusted_proxies,
@@ -481,5 +485,8 @@ fn comma_list<T>(raw: &str, parse: impl Fn(&str) -> anyhow::Result<T>) -> anyhow
 mod oidc;
 #[cfg(test)]
 mod tests;
+mod two_factor;
+
+pub use two_factor::{TwoFactor, TwoFactorSettings};
 
 pub use oidc::oidc_providers;

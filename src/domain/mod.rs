@@ -311,9 +311,13 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
     /// The `X-Turnstile-Token` header.
     pub turnstile_token: Option<String>,
+    /// The `two_factor_ticket` cookie: a sign-in waiting for its second step (§8.3).
+    pub two_factor_ticket: Option<String>,
+    /// The `trusted_device` cookie (§8.6).
+    pub trusted_device: Option<String>,
 }
 
-crate::debug_redacted!(RequestMeta { ip, user_agent } hiding { turnstile_token });
+crate::debug_redacted!(RequestMeta { ip, user_agent } hiding { turnstile_token, two_factor_ticket, trusted_device });
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,8 @@ pub enum Kind {
     InvalidCredentials,
     ApiKeyNotAllowed,
     InvalidCode,
+    InvalidTicket,
+    NoPendingEnrollment,
     BotCheckFailed,
     EmailNotVerified,
     InvalidOrigin,
@@ -26,10 +28,12 @@ pub enum Kind {
     UserExists,
     PasswordAlreadySet,
     AccountAlreadyLinked,
+    TwoFactorNotEnabled,
     PayloadTooLarge,
     UnsupportedMediaType,
     Validation,
     AccountLocked,
+    TwoFactorLocked,
     RateLimited,
     RequestTimeout,
     Unavailable,
@@ -38,7 +42,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, for tests that check each one.
-    pub const ALL: [Kind; 28] = [
+    pub const ALL: [Kind; 32] = [
         Kind::BadRequest,
         Kind::InvalidState,
         Kind::ProviderError,
@@ -47,6 +51,8 @@ impl Kind {
         Kind::InvalidCredentials,
         Kind::ApiKeyNotAllowed,
         Kind::InvalidCode,
+        Kind::InvalidTicket,
+        Kind::NoPendingEnrollment,
         Kind::BotCheckFailed,
         Kind::EmailNotVerified,
         Kind::InvalidOrigin,
@@ -59,10 +65,12 @@ impl Kind {
         Kind::UserExists,
         Kind::PasswordAlreadySet,
         Kind::AccountAlreadyLinked,
+        Kind::TwoFactorNotEnabled,
         Kind::PayloadTooLarge,
         Kind::UnsupportedMediaType,
         Kind::Validation,
         Kind::AccountLocked,
+        Kind::TwoFactorLocked,
         Kind::RateLimited,
         Kind::RequestTimeout,
         Kind::Unavailable,
@@ -72,13 +80,16 @@ impl Kind {
     /// The HTTP status (the REST status, and `extensions.status` in GraphQL).
     pub fn status(self) -> StatusCode {
         match self {
-            Kind::BadRequest | Kind::InvalidState | Kind::ProviderError | Kind::InvalidToken => {
-                StatusCode::BAD_REQUEST
-            }
+            Kind::BadRequest
+            | Kind::InvalidState
+            | Kind::ProviderError
+            | Kind::InvalidToken
+            | Kind::NoPendingEnrollment => StatusCode::BAD_REQUEST,
             Kind::Unauthorized
             | Kind::InvalidCredentials
             | Kind::ApiKeyNotAllowed
-            | Kind::InvalidCode => StatusCode::UNAUTHORIZED,
+            | Kind::InvalidCode
+            | Kind::InvalidTicket => StatusCode::UNAUTHORIZED,
             Kind::BotCheckFailed
             | Kind::EmailNotVerified
             | Kind::InvalidOrigin
@@ -88,13 +99,14 @@ impl Kind {
             | Kind::ReauthenticationRequired => StatusCode::FORBIDDEN,
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Kind::UserExists | Kind::PasswordAlreadySet | Kind::AccountAlreadyLinked => {
-                StatusCode::CONFLICT
-            }
+            Kind::UserExists
+            | Kind::PasswordAlreadySet
+            | Kind::AccountAlreadyLinked
+            | Kind::TwoFactorNotEnabled => StatusCode::CONFLICT,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
-            Kind::AccountLocked => StatusCode::LOCKED,
+            Kind::AccountLocked | Kind::TwoFactorLocked => StatusCode::LOCKED,
             Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Kind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -113,6 +125,8 @@ impl Kind {
             Kind::InvalidCredentials => ("UNAUTHORIZED", Some("INVALID_CREDENTIALS")),
             Kind::ApiKeyNotAllowed => ("UNAUTHORIZED", Some("API_KEY_NOT_ALLOWED")),
             Kind::InvalidCode => ("UNAUTHORIZED", Some("INVALID_CODE")),
+            Kind::InvalidTicket => ("UNAUTHORIZED", Some("INVALID_TICKET")),
+            Kind::NoPendingEnrollment => ("BAD_REQUEST", Some("NO_PENDING_ENROLLMENT")),
             Kind::BotCheckFailed => ("FORBIDDEN", Some("BOT_CHECK_FAILED")),
             Kind::EmailNotVerified => ("FORBIDDEN", Some("EMAIL_NOT_VERIFIED")),
             Kind::InvalidOrigin => ("FORBIDDEN", Some("INVALID_ORIGIN")),
@@ -125,10 +139,12 @@ impl Kind {
             Kind::UserExists => ("USER_EXISTS", None),
             Kind::PasswordAlreadySet => ("CONFLICT", Some("PASSWORD_ALREADY_SET")),
             Kind::AccountAlreadyLinked => ("CONFLICT", Some("ACCOUNT_ALREADY_LINKED")),
+            Kind::TwoFactorNotEnabled => ("CONFLICT", Some("TWO_FACTOR_NOT_ENABLED")),
             Kind::PayloadTooLarge => ("PAYLOAD_TOO_LARGE", None),
             Kind::UnsupportedMediaType => ("UNSUPPORTED_MEDIA_TYPE", None),
             Kind::Validation => ("VALIDATION_ERROR", None),
             Kind::AccountLocked => ("ACCOUNT_LOCKED", None),
+            Kind::TwoFactorLocked => ("ACCOUNT_LOCKED", Some("TWO_FACTOR_LOCKED")),
             Kind::RateLimited => ("RATE_LIMITED", None),
             Kind::RequestTimeout => ("REQUEST_TIMEOUT", None),
             Kind::Unavailable => ("UNAVAILABLE", None),

@@ -95,6 +95,36 @@ impl AppError {
             "The code is incorrect or was already used.",
         )
     }
+    pub fn invalid_ticket() -> Self {
+        Self::new(
+            Kind::InvalidTicket,
+            "This sign-in has expired or was already finished. Sign in again.",
+        )
+    }
+    pub fn no_pending_enrollment() -> Self {
+        Self::new(
+            Kind::NoPendingEnrollment,
+            "There is no authenticator waiting for confirmation. Start again.",
+        )
+    }
+    pub fn two_factor_not_enabled() -> Self {
+        Self::new(
+            Kind::TwoFactorNotEnabled,
+            "Two-factor authentication is not on.",
+        )
+    }
+    /// 423 for the second factor: `Retry-After` while the lock has an end; none while
+    /// it lasts until a password reset (docs/api.md §3, §8.5).
+    pub fn two_factor_locked(retry_after: Option<u64>) -> Self {
+        let e = Self::new(
+            Kind::TwoFactorLocked,
+            "Too many wrong codes. Try again later, or reset your password.",
+        );
+        match retry_after {
+            Some(secs) => e.retry_after(secs),
+            None => e,
+        }
+    }
     pub fn reauthentication_required() -> Self {
         Self::new(
             Kind::ReauthenticationRequired,

@@ -63,7 +63,10 @@ impl AccountMutation {
     /// Ends every other session of the caller.
     async fn revoke_other_sessions(&self, ctx: &Context<'_>) -> GqlResult<RevokedSessions> {
         let p = principal(ctx).await?;
-        let revoked = state(ctx).revoke_other_sessions(&p).await.map_err(gql)?;
+        let revoked = state(ctx)
+            .revoke_other_sessions(&p, &request(ctx).meta)
+            .await
+            .map_err(gql)?;
         Ok(RevokedSessions {
             status: true,
             revoked,

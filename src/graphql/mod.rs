@@ -13,10 +13,10 @@ use crate::model::{
     LinkedAccount, Me, SessionInfo, SignInMethods, SignInResult, SignUpResult, SocialUrl,
     StatusResult, TwoFactorStatus, VerifyEmailResult,
 };
-use crate::service::{AppState, Principal, RequestMeta, SignedIn};
+use crate::service::{AppState, Principal, RequestMeta, SignInOutcome, SignedIn};
 use crate::web::{
     PresentedToken, clear_sign_in_cookies, cookie_for_session, oauth_state_cookie, parse_json,
-    refreshed_cookie,
+    refreshed_cookie, sign_in_cookies,
 };
 
 /// The schema type served at `/graphql`.
@@ -35,6 +35,7 @@ pub(crate) mod plain;
 mod schema_description;
 mod sessions;
 mod social;
+mod two_factor;
 
 pub use http::{GraphqlState, get_graphql, post_graphql, served_sdl};
 
@@ -121,6 +122,13 @@ fn set_session_cookie(ctx: &Context<'_>, s: &SignedIn) {
     ctx.append_http_header(header::SET_COOKIE, cookie);
 }
 
+/// The cookies of a sign-in's answer, as REST sets them (`web::sign_in_cookies`).
+fn set_sign_in_cookies(ctx: &Context<'_>, outcome: &SignInOutcome, verified: bool) {
+    for cookie in sign_in_cookies(state(ctx).config(), outcome, verified) {
+        ctx.append_http_header(header::SET_COOKIE, cookie);
+    }
+}
+
 // Queries, one part per area; the parts' order is the order of the fields in the SDL.
 // (A `///` comment here would become the type's description in the SDL.)
 #[derive(MergedObject, Default)]
@@ -140,4 +148,5 @@ pub struct MutationRoot(
     accounts::VerificationMutation,
     social::SocialMutation,
     account::AccountMutation,
+    two_factor::TwoFactorMutation,
 );

@@ -32,24 +32,26 @@ pub struct SessionsMutation;
 
 #[Object]
 impl SessionsMutation {
-    /// Signs in with email and password; sets the session cookie.
+    /// Signs in with email and password: a session (cookie set), or the second step
+    /// to take (`twoFactorRequired`, the ticket cookie set).
     async fn sign_in_email(
         &self,
         ctx: &Context<'_>,
         input: inputs::SignInEmail,
     ) -> GqlResult<SignInResult> {
-        let s = state(ctx)
+        let outcome = state(ctx)
             .sign_in(input, &request(ctx).meta)
             .await
             .map_err(gql)?;
-        set_session_cookie(ctx, &s);
-        Ok(SignInResult::from(&s))
+        set_sign_in_cookies(ctx, &outcome, false);
+        Ok(SignInResult::from(&outcome))
     }
 
     /// Deletes the current session and clears the cookie; idempotent.
     async fn logout(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         let st = state(ctx);
-        st.logout(request(ctx).token.as_deref())
+        let req = request(ctx);
+        st.logout(req.token.as_deref(), &req.meta)
             .await
             .map_err(gql)?;
         for cookie in clear_sign_in_cookies(st.config()) {

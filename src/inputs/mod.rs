@@ -31,6 +31,9 @@ pub struct SignInEmail {
     /// false: a browser-session cookie and a session of at most one day.
     #[serde(default)]
     pub remember_me: Option<bool>,
+    /// A trusted device's token (else the `trusted_device` cookie): skips the second step.
+    #[serde(default)]
+    pub trusted_device_token: Option<String>,
     #[serde(default)]
     pub turnstile_token: Option<String>,
 }
@@ -146,6 +149,11 @@ pub struct SocialSignIn {
     #[serde(rename = "errorCallbackURL", default)]
     #[graphql(name = "errorCallbackURL")]
     pub error_callback_url: Option<String>,
+    /// Where the browser lands when the sign-in needs its second step (default:
+    /// `callbackURL` with `twoFactor=required`); the ticket travels as a cookie.
+    #[serde(rename = "twoFactorCallbackURL", default)]
+    #[graphql(name = "twoFactorCallbackURL")]
+    pub two_factor_callback_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, InputObject, ToSchema)]
@@ -171,6 +179,9 @@ pub struct SocialQuery {
     #[serde(rename = "errorCallbackURL")]
     #[param(rename = "errorCallbackURL")]
     pub error_callback_url: Option<String>,
+    #[serde(rename = "twoFactorCallbackURL")]
+    #[param(rename = "twoFactorCallbackURL")]
+    pub two_factor_callback_url: Option<String>,
 }
 
 /// Query of `GET /auth/callback/{provider}`; other parameters are ignored.
@@ -186,7 +197,7 @@ pub struct CallbackQuery {
 }
 
 crate::debug_redacted!(SignUpEmail { email, name, callback_url } hiding { password, turnstile_token });
-crate::debug_redacted!(SignInEmail { email, remember_me } hiding { password, turnstile_token });
+crate::debug_redacted!(SignInEmail { email, remember_me } hiding { password, trusted_device_token, turnstile_token });
 crate::debug_redacted!(ForgetPassword { email, redirect_to } hiding { turnstile_token });
 crate::debug_redacted!(ResetPassword {  } hiding { token, new_password, turnstile_token });
 crate::debug_redacted!(ChangePassword { revoke_other_sessions } hiding { current_password, new_password, turnstile_token });
@@ -199,4 +210,6 @@ crate::debug_redacted!(CallbackQuery { error, iss } hiding { code, state });
 
 mod account;
 mod parse;
+mod two_factor;
 pub use account::*;
+pub use two_factor::*;

@@ -38,6 +38,7 @@ submission!(SignInEmail => Credentials, |i, _policy| Ok(Credentials {
     email: Email::parse(&i.email, "email")?,
     password: Password::new(&i.password),
     remember_me: i.remember_me.unwrap_or(true),
+    trusted_device: i.trusted_device_token,
 }));
 
 submission!(ForgetPassword => LinkRequest, |i, _policy| Ok(LinkRequest {
@@ -92,6 +93,7 @@ impl From<SocialSignIn> for SocialStart {
             provider: i.provider,
             callback_url: i.callback_url,
             error_callback_url: i.error_callback_url,
+            two_factor_callback_url: i.two_factor_callback_url,
         }
     }
 }
@@ -102,6 +104,7 @@ impl From<LinkSocial> for SocialStart {
             provider: i.provider,
             callback_url: i.callback_url,
             error_callback_url: i.error_callback_url,
+            two_factor_callback_url: None,
         }
     }
 }
@@ -113,6 +116,7 @@ impl SocialQuery {
             provider,
             callback_url: self.callback_url,
             error_callback_url: self.error_callback_url,
+            two_factor_callback_url: self.two_factor_callback_url,
         }
     }
 }

@@ -3,6 +3,8 @@
 //! acts on the account: only a plain link to the app. A new kind is one variant and
 //! one row in [`Notice::words`].
 
+use std::borrow::Cow;
+
 use super::{Email, html_escape};
 use crate::domain::Timestamp;
 
@@ -15,6 +17,15 @@ pub enum Notice {
     EmailInUse,
     AccountDeleted,
     TwoFactorReset,
+    TwoFactorEnabled,
+    TotpReplaced,
+    TwoFactorDisabled,
+    BackupCodesRegenerated,
+    /// A backup code was used; how many unused ones remain.
+    BackupCodeUsed {
+        remaining: i64,
+    },
+    TwoFactorLocked,
 }
 
 /// What to advise when the reader did not do it.
@@ -34,12 +45,18 @@ impl Notice {
             Notice::EmailInUse => "email-in-use",
             Notice::AccountDeleted => "account-deleted",
             Notice::TwoFactorReset => "two-factor-reset",
+            Notice::TwoFactorEnabled => "two-factor-enabled",
+            Notice::TotpReplaced => "totp-replaced",
+            Notice::TwoFactorDisabled => "two-factor-disabled",
+            Notice::BackupCodesRegenerated => "backup-codes-regenerated",
+            Notice::BackupCodeUsed { .. } => "backup-code-used",
+            Notice::TwoFactorLocked => "two-factor-locked",
         }
     }
 
     /// (subject, what happened, advice).
-    fn words(self) -> (&'static str, &'static str, Advice) {
-        match self {
+    fn words(self) -> (&'static str, Cow<'static, str>, Advice) {
+        let (subject, what, advice) = match self {
             Notice::PasswordChanged => (
                 "Your password was changed",
                 "The password of your account was changed.",
@@ -70,7 +87,42 @@ impl Notice {
                 "An operator removed the second factor of your account, after checking who you are, and signed it out everywhere.",
                 Advice::ResetPassword,
             ),
-        }
+            Notice::TwoFactorEnabled => (
+                "Two-factor authentication is on",
+                "Two-factor authentication was turned on for your account: signing in now also asks for a code from your authenticator app.",
+                Advice::ResetPassword,
+            ),
+            Notice::TotpReplaced => (
+                "Your authenticator app was replaced",
+                "A new authenticator app was set up for your account; codes from the previous one no longer work.",
+                Advice::ResetPassword,
+            ),
+            Notice::TwoFactorDisabled => (
+                "Two-factor authentication is off",
+                "Two-factor authentication was turned off for your account: signing in no longer asks for a code.",
+                Advice::ResetPassword,
+            ),
+            Notice::BackupCodesRegenerated => (
+                "New backup codes were made",
+                "New backup codes were made for your account; the earlier ones no longer work.",
+                Advice::ResetPassword,
+            ),
+            Notice::BackupCodeUsed { remaining } => {
+                return (
+                    "A backup code was used",
+                    Cow::Owned(format!(
+                        "A backup code was used to sign in or confirm a change on your account. {remaining} unused backup code(s) remain."
+                    )),
+                    Advice::ResetPassword,
+                );
+            }
+            Notice::TwoFactorLocked => (
+                "Two-factor sign-in is locked",
+                "Too many wrong two-factor codes were entered for your account, so codes are refused for a while.",
+                Advice::ResetPassword,
+            ),
+        };
+        (subject, Cow::Borrowed(what), advice)
     }
 }
 
@@ -110,7 +162,7 @@ pub fn notice_email(notice: Notice, name: &str, ctx: &NoticeContext<'_>) -> Emai
             "<p>Hi {n},</p><p>{w}</p><ul><li>When: {t} (UTC)</li><li>IP address: {i}</li>\
              <li>Device: {d}</li></ul><p>{a}</p><p>{u}</p>",
             n = html_escape(name),
-            w = html_escape(what),
+            w = html_escape(&what),
             t = html_escape(&when),
             i = html_escape(ip),
             d = html_escape(agent),
@@ -140,5 +192,12 @@ mod tests {
         assert!(e.text.contains("reset your password"));
         assert!(e.html.contains("Firefox &lt;script&gt;"));
         assert_eq!(e.text.matches("://").count(), 1, "one link: the app");
+        let e = notice_email(Notice::BackupCodeUsed { remaining: 7 }, "Ada", &ctx);
+        assert_eq!(e.notice, Some("backup-code-used"));
+        assert!(
+            e.text.contains("7 unused backup code(s) remain"),
+            "{}",
+            e.text
+        );
     }
 }

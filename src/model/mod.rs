@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::Timestamp;
-use crate::service::{Account, LinkedMethod, Methods, Principal, SignedIn, TwoFactorState};
+use crate::service::{Account, LinkedMethod, Methods, Principal, SignedIn};
 use crate::store::{MembershipRow, SessionRow, UserRow};
 
 crate::graphql::plain::plain_objects! {
@@ -148,17 +148,6 @@ pub struct SignUpResult {
     pub verification_sent: bool,
 }
 
-/// `POST /auth/sign-in/email`, mutation `signInEmail`.
-#[derive(Clone, Serialize, SimpleObject, ToSchema)]
-#[graphql(serial)]
-#[serde(rename_all = "camelCase")]
-pub struct SignInResult {
-    pub user: User,
-    pub session: Session,
-    /// The session token, for `Authorization: Bearer` clients.
-    pub token: String,
-}
-
 /// `GET /auth/verify-email`, mutation `verifyEmail`.
 #[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
 #[graphql(serial)]
@@ -198,14 +187,6 @@ pub struct LinkedAccount {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LinkedAccounts {
     pub accounts: Vec<LinkedAccount>,
-}
-
-/// `GET /auth/two-factor/status`, query `twoFactorStatus`.
-#[derive(Debug, Clone, Serialize, SimpleObject, ToSchema)]
-#[graphql(serial)]
-pub struct TwoFactorStatus {
-    pub enabled: bool,
-    pub methods: Vec<String>,
 }
 
 /// `GET /healthz`.
@@ -270,16 +251,6 @@ impl From<Principal> for SessionInfo {
     }
 }
 
-impl From<&SignedIn> for SignInResult {
-    fn from(s: &SignedIn) -> Self {
-        SignInResult {
-            user: User::from(&s.user),
-            session: Session::from(&s.session),
-            token: s.token.clone(),
-        }
-    }
-}
-
 impl From<&SignedIn> for VerifyEmailResult {
     fn from(s: &SignedIn) -> Self {
         VerifyEmailResult {
@@ -329,15 +300,6 @@ impl From<LinkedMethod> for LinkedAccount {
     }
 }
 
-impl From<TwoFactorState> for TwoFactorStatus {
-    fn from(t: TwoFactorState) -> Self {
-        TwoFactorStatus {
-            enabled: t.enabled,
-            methods: t.methods,
-        }
-    }
-}
-
 impl From<Methods> for SignInMethods {
     fn from(m: Methods) -> Self {
         SignInMethods {
@@ -356,6 +318,6 @@ impl From<Methods> for SignInMethods {
 }
 
 mod account;
+mod two_factor;
 pub use account::*;
-
-crate::debug_redacted!(SignInResult { user, session } hiding { token });
+pub use two_factor::*;

@@ -95,7 +95,7 @@ async fn revoke_other_sessions(
     _: NoFields,
 ) -> AppResult<Response> {
     let (p, cookies) = principal(&state, &token, &meta).await?;
-    let revoked = state.revoke_other_sessions(&p).await?;
+    let revoked = state.revoke_other_sessions(&p, &meta).await?;
     Ok(with_cookies(
         Json(RevokedSessions {
             status: true,

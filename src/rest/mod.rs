@@ -21,7 +21,7 @@ use crate::service::{AppState, Principal, RequestMeta};
 use crate::web::{
     Json, JsonBody, NoFields, OAUTH_STATE_COOKIE, PresentedToken, append_cookies,
     clear_oauth_state_cookie, cookie_for_session, oauth_state_cookie, refreshed_cookie,
-    sole_cookie_value,
+    sign_in_cookies, sole_cookie_value,
 };
 
 mod account;
@@ -30,6 +30,7 @@ mod ops;
 mod passwords;
 mod sessions;
 mod social;
+mod two_factor;
 
 #[derive(OpenApi)]
 #[openapi(info(
@@ -47,6 +48,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(sessions::routes())
         .merge(passwords::routes())
         .merge(social::routes())
+        .merge(two_factor::routes())
         .merge(ops::routes())
         .split_for_parts()
 }

@@ -12,8 +12,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_out))
 }
 
-async fn do_logout(state: &AppState, token: &PresentedToken) -> AppResult<Response> {
-    state.logout(token.as_deref()).await?;
+async fn do_logout(
+    state: &AppState,
+    token: &PresentedToken,
+    meta: &RequestMeta,
+) -> AppResult<Response> {
+    state.logout(token.as_deref(), meta).await?;
     Ok(with_cookies(
         Json(SuccessResult { success: true }),
         &clear_sign_in_cookies(state.config()),
@@ -23,10 +27,10 @@ async fn do_logout(state: &AppState, token: &PresentedToken) -> AppResult<Respon
 #[utoipa::path(post, path = "/auth/sign-in/email", tag = "auth",
     request_body = inputs::SignInEmail,
     responses(
-        (status = 200, description = "Signed in; sets the session_token cookie", body = SignInResult),
+        (status = 200, description = "Signed in (sets session_token), or twoFactorRequired with a ticket (sets two_factor_ticket)", body = SignInResult),
         (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody),
         (status = 403, description = "EMAIL_NOT_VERIFIED", body = ErrorBody),
-        (status = 423, description = "ACCOUNT_LOCKED", body = ErrorBody),
+        (status = 423, description = "ACCOUNT_LOCKED, or TWO_FACTOR_LOCKED after the right password", body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
     ))]
@@ -35,9 +39,9 @@ async fn sign_in(
     meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::SignInEmail>,
 ) -> AppResult<Response> {
-    let signed = state.sign_in(input, &meta).await?;
-    let cookie = cookie_for_session(state.config(), &signed.token, &signed.session);
-    Ok(with_cookies(Json(SignInResult::from(&signed)), &[cookie]))
+    let outcome = state.sign_in(input, &meta).await?;
+    let cookies = sign_in_cookies(state.config(), &outcome, false);
+    Ok(with_cookies(Json(SignInResult::from(&outcome)), &cookies))
 }
 
 #[utoipa::path(get, path = "/auth/session", tag = "auth",
@@ -68,9 +72,10 @@ async fn me(
 async fn logout(
     State(state): State<AppState>,
     token: PresentedToken,
+    meta: RequestMeta,
     _: NoFields,
 ) -> AppResult<Response> {
-    do_logout(&state, &token).await
+    do_logout(&state, &token, &meta).await
 }
 
 #[utoipa::path(post, path = "/auth/sign-out", tag = "auth",
@@ -79,7 +84,8 @@ async fn logout(
 async fn sign_out(
     State(state): State<AppState>,
     token: PresentedToken,
+    meta: RequestMeta,
     _: NoFields,
 ) -> AppResult<Response> {
-    do_logout(&state, &token).await
+    do_logout(&state, &token, &meta).await
 }

@@ -6,7 +6,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(linked_accounts))
         .routes(routes!(unlink_provider))
-        .routes(routes!(two_factor_status))
         .routes(routes!(social_sign_in))
         .routes(routes!(social_sign_in_redirect))
         .routes(routes!(link_social))
@@ -48,20 +47,6 @@ async fn unlink_provider(
     let (p, cookies) = principal(&state, &token, &meta).await?;
     state.unlink_provider(&p, input.into()).await?;
     Ok(with_cookies(status_ok(), &cookies))
-}
-
-#[utoipa::path(get, path = "/auth/two-factor/status", tag = "auth",
-    responses((status = 200, body = TwoFactorStatus), (status = 401, body = ErrorBody)))]
-async fn two_factor_status(
-    State(state): State<AppState>,
-    token: PresentedToken,
-    meta: RequestMeta,
-) -> AppResult<Response> {
-    let (p, cookies) = principal(&state, &token, &meta).await?;
-    Ok(with_cookies(
-        Json(TwoFactorStatus::from(state.two_factor_status(&p).await?)),
-        &cookies,
-    ))
 }
 
 #[utoipa::path(post, path = "/auth/sign-in/social", tag = "social",
@@ -139,7 +124,7 @@ async fn link_social(
 #[utoipa::path(get, path = "/auth/callback/{provider}", tag = "social",
     params(("provider" = String, Path, description = "Configured provider name"), CallbackQuery),
     responses(
-        (status = 302, description = "To callbackURL (default: the app URL) with the session cookie; on failure to errorCallbackURL?error=REASON when the flow named one"),
+        (status = 302, description = "To callbackURL (default: the app URL) with the session cookie; when the second step is asked, to twoFactorCallbackURL (default: callbackURL with twoFactor=required) with the two_factor_ticket cookie; on failure to errorCallbackURL?error=REASON when the flow named one"),
         (status = 400, description = "INVALID_STATE or PROVIDER_ERROR", body = ErrorBody),
         (status = 403, description = "EMAIL_NOT_VERIFIED or ACCOUNT_NOT_LINKED", body = ErrorBody),
         (status = 404, description = "Unknown provider", body = ErrorBody),
@@ -167,12 +152,9 @@ async fn social_callback(
         .await
     {
         Ok(outcome) => {
-            cookies.extend(
-                outcome
-                    .signed_in
-                    .iter()
-                    .map(|s| cookie_for_session(state.config(), &s.token, &s.session)),
-            );
+            if let Some(signed_in) = &outcome.signed_in {
+                cookies.extend(sign_in_cookies(state.config(), signed_in, false));
+            }
             with_cookies(found(&outcome.redirect), &cookies)
         }
         Err(failure) => match failure.redirect {

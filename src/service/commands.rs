@@ -66,6 +66,8 @@ pub struct Credentials {
     pub password: Password,
     /// false: a browser-session cookie and a session of at most one day.
     pub remember_me: bool,
+    /// A trusted device's token from the body (the cookie's is in `RequestMeta`).
+    pub trusted_device: Option<String>,
 }
 
 /// An address a link goes to (forget-password, resend-verification), and where the
@@ -140,6 +142,27 @@ pub struct SocialStart {
     pub provider: String,
     pub callback_url: Option<String>,
     pub error_callback_url: Option<String>,
+    /// Where a sign-in that needs its second step lands (docs/api.md §8.7).
+    pub two_factor_callback_url: Option<String>,
+}
+
+/// The first code of an authenticator being enrolled.
+pub struct TotpConfirmation {
+    pub code: String,
+    pub revoke_other_sessions: bool,
+}
+
+/// The second step of a sign-in: the ticket (else the cookie's) and a code.
+pub struct SecondStep {
+    pub ticket: Option<String>,
+    pub code: String,
+    pub trust_device: bool,
+}
+
+/// Turning two-factor authentication off.
+pub struct TwoFactorOff {
+    pub proof: Proof,
+    pub revoke_other_sessions: bool,
 }
 
 /// What the provider sent back to the callback; other parameters are ignored.
@@ -202,7 +225,10 @@ pub(crate) fn merge_validation<'a>(
 }
 
 crate::debug_redacted!(NewAccount { email, name, callback_url } hiding { password });
-crate::debug_redacted!(Credentials { email, remember_me } hiding { password });
+crate::debug_redacted!(Credentials { email, remember_me } hiding { password, trusted_device });
+crate::debug_redacted!(TotpConfirmation { revoke_other_sessions } hiding { code });
+crate::debug_redacted!(SecondStep { trust_device } hiding { ticket, code });
+crate::debug_redacted!(TwoFactorOff { revoke_other_sessions } hiding { proof });
 crate::debug_redacted!(PasswordReset {  } hiding { token, new_password });
 crate::debug_redacted!(PasswordChange { revoke_other_sessions } hiding { current, new });
 crate::debug_redacted!(NewPassword {  } hiding { new, proof });

@@ -55,12 +55,4 @@ impl AppState {
         }
         Ok(())
     }
-
-    pub async fn two_factor_status(&self, p: &Principal) -> AppResult<TwoFactorState> {
-        let methods = self.inner.store.two_factor_methods(&p.user.id).await?;
-        Ok(TwoFactorState {
-            enabled: !methods.is_empty(),
-            methods,
-        })
-    }
 }

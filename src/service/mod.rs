@@ -8,13 +8,17 @@ mod linked;
 mod operator;
 mod passwords;
 mod profile;
+mod second_step;
 mod sessions;
 mod social;
 mod stepup;
+mod two_factor;
 mod views;
 
 pub use crate::domain::RequestMeta;
+pub use second_step::{Challenge, DeviceCookie, SignInOutcome, SignInStep};
 pub use social::{CallbackFailure, CallbackOutcome};
+pub use two_factor::Enrollment;
 pub use views::{Account, LinkedMethod, Methods, TwoFactorState};
 
 use std::sync::Arc;
@@ -23,7 +27,9 @@ use anyhow::Context;
 use url::Url;
 
 use crate::config::Config;
-use crate::domain::{Email, MAX_TOKEN_LEN, SessionId, Timestamp, new_token, token_hash};
+use crate::domain::{
+    Email, MAX_TOKEN_LEN, Password, SessionId, Timestamp, UserId, new_token, token_hash,
+};
 use crate::error::{AppError, AppResult, Kind};
 use crate::guard::{Flow, Guard};
 use crate::mail::{self, Mailer, Notice};

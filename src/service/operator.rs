@@ -21,12 +21,14 @@ impl AppState {
         ))
     }
 
-    /// `users unlock`: lifts the lock and resets the failure count.
+    /// `users unlock`: lifts the password lock and the second-factor lock (the one
+    /// that lasts until a password reset too) and resets both counts.
     pub async fn operator_unlock(&self, email: &str) -> AppResult<Option<()>> {
         let Some(user) = self.account_for_operator(email).await? else {
             return Ok(None);
         };
         self.inner.store.clear_failures(&user.email).await?;
+        self.inner.store.unlock_two_factor(&user.id).await?;
         Ok(Some(()))
     }
 

@@ -131,6 +131,7 @@ impl AppState {
             store
                 .delete_sessions_of(&p.user.id, Some(&p.session.id))
                 .await?;
+            self.forget_other_devices(p, meta).await?;
         }
         self.send_notice(&p.user, Notice::PasswordChanged, meta);
         Ok(())
@@ -152,7 +153,7 @@ impl AppState {
         self.inner
             .policy
             .check(&new, &email, Some(&p.user.name), "newPassword")?;
-        self.step_up(p, &proof).await?;
+        self.step_up(p, &proof, meta).await?;
         let hash = self.inner.hasher.hash(&new).await?;
         if !self
             .inner

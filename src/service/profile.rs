@@ -71,7 +71,7 @@ impl AppState {
             return Err(AppError::validation(fields));
         }
         let callback = self.redirect(callback_url.as_deref())?;
-        self.step_up(p, &proof).await?;
+        self.step_up(p, &proof, meta).await?;
         let requested_at = Timestamp::now();
         let this = self.clone();
         let (user, meta) = (p.user.clone(), meta.clone());
@@ -174,7 +174,7 @@ impl AppState {
         meta: &RequestMeta,
     ) -> AppResult<()> {
         let proof = self.admit(Flow::DeleteUser, meta, input).await?;
-        self.step_up(p, &proof).await?;
+        self.step_up(p, &proof, meta).await?;
         if self.inner.store.delete_user(&p.user.id).await? {
             self.send_notice(&p.user, Notice::AccountDeleted, meta);
         }

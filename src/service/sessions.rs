@@ -10,7 +10,7 @@ impl AppState {
         &self,
         input: impl Submission<Credentials>,
         meta: &RequestMeta,
-    ) -> AppResult<SignedIn> {
+    ) -> AppResult<SignInOutcome> {
         let result = self.sign_in_checked(input, meta).await;
         let outcome = match &result {
             Ok(_) => "success",
@@ -24,11 +24,12 @@ impl AppState {
         &self,
         input: impl Submission<Credentials>,
         meta: &RequestMeta,
-    ) -> AppResult<SignedIn> {
+    ) -> AppResult<SignInOutcome> {
         let Credentials {
             email,
             password,
             remember_me,
+            trusted_device,
         } = self.admit(Flow::SignIn, meta, input).await?;
         let cfg = &self.inner.cfg;
         let store = &self.inner.store;
@@ -62,7 +63,14 @@ impl AppState {
         match user {
             Some(u) if ok => {
                 store.clear_failures(email.as_str()).await?;
-                self.start_session(u, remember_me, "password", meta).await
+                self.finish_first_factor(
+                    u,
+                    remember_me,
+                    "password",
+                    trusted_device.as_deref(),
+                    meta,
+                )
+                .await
             }
             _ => Err(self.count_failure(&email, cfg).await?),
         }
@@ -107,23 +115,32 @@ impl AppState {
         method: &str,
         meta: &RequestMeta,
     ) -> AppResult<SignedIn> {
+        let start = second_step::SessionStart::of(meta, remember, vec![method.to_string()]);
+        self.open_session(user, start).await
+    }
+
+    /// Creates a session with the facts of `start`.
+    pub(super) async fn open_session(
+        &self,
+        user: UserRow,
+        start: second_step::SessionStart,
+    ) -> AppResult<SignedIn> {
         let cfg = &self.inner.cfg;
-        let (ttl, max_age) = session_lifetimes(cfg, remember);
+        let (ttl, max_age) = session_lifetimes(cfg, start.remember);
         let now = Timestamp::now();
         let token = new_token();
-        let ip = meta.ip.map(|ip| ip.to_string());
         let session = self
             .inner
             .store
             .insert_session(NewSession {
                 token_hash: &token_hash(&token),
                 user_id: &user.id,
-                auth_methods: &[method.to_string()],
+                auth_methods: &start.methods,
                 expires_at: now.plus_secs(ttl.min(max_age)),
                 max_expires_at: now.plus_secs(max_age),
-                persistent: remember,
-                ip_address: ip.as_deref(),
-                user_agent: meta.user_agent.as_deref(),
+                persistent: start.remember,
+                ip_address: start.ip.as_deref(),
+                user_agent: start.user_agent.as_deref(),
             })
             .await?
             // The account was deleted while signing in: as if it never existed.
@@ -197,13 +214,18 @@ impl AppState {
         })
     }
 
-    /// Deletes the session behind the token, if any. Idempotent.
-    pub async fn logout(&self, token: Option<&str>) -> AppResult<()> {
-        if let Some(t) = token.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN) {
+    /// Deletes the session behind the token, if any, and voids the browser's pending
+    /// second step (docs/api.md §2); a trusted device stays trusted. Idempotent.
+    pub async fn logout(&self, token: Option<&str>, meta: &RequestMeta) -> AppResult<()> {
+        let usable = |t: &&str| !t.is_empty() && t.len() <= MAX_TOKEN_LEN;
+        if let Some(t) = token.filter(usable) {
             self.inner
                 .store
                 .delete_session_by_token(&token_hash(t))
                 .await?;
+        }
+        if let Some(t) = meta.two_factor_ticket.as_deref().filter(usable) {
+            self.inner.store.delete_ticket(&token_hash(t)).await?;
         }
         Ok(())
     }
@@ -237,13 +259,29 @@ impl AppState {
         Ok(id == p.session.id)
     }
 
-    /// Ends every other session of the caller; how many.
-    pub async fn revoke_other_sessions(&self, p: &Principal) -> AppResult<u64> {
-        Ok(self
-            .inner
-            .store
+    /// Ends every other session of the caller and forgets every trusted device but
+    /// this browser's (docs/api.md §8.6); how many sessions ended.
+    pub async fn revoke_other_sessions(&self, p: &Principal, meta: &RequestMeta) -> AppResult<u64> {
+        let store = &self.inner.store;
+        let revoked = store
             .delete_sessions_of(&p.user.id, Some(&p.session.id))
-            .await?)
+            .await?;
+        self.forget_other_devices(p, meta).await?;
+        Ok(revoked)
+    }
+
+    /// Forgets the user's trusted devices except the one this request's cookie names.
+    pub(super) async fn forget_other_devices(
+        &self,
+        p: &Principal,
+        meta: &RequestMeta,
+    ) -> AppResult<()> {
+        let keep = meta.trusted_device.as_deref().map(token_hash);
+        self.inner
+            .store
+            .forget_trusted_devices(&p.user.id, keep.as_ref())
+            .await?;
+        Ok(())
     }
 
     /// The user with their workspaces.

@@ -4,7 +4,7 @@ use anyhow::Context;
 use url::Url;
 
 use super::commands::{Callback, SocialStart};
-use super::{AppState, Principal, RequestMeta, SignedIn};
+use super::{AppState, Principal, RequestMeta, SignInOutcome, SignInStep};
 use crate::domain::{Email, MAX_TOKEN_LEN, Name, Timestamp, UserId, new_token, token_hash};
 use crate::error::{AppError, AppResult};
 use crate::oidc::SocialClaims;
@@ -21,11 +21,11 @@ pub struct StartedFlow {
     pub binding: String,
 }
 
-/// Where a finished callback sends the browser, and the session it started (none for
-/// a link flow, which keeps the caller's session).
+/// Where a finished callback sends the browser, and the sign-in it made: a session or
+/// a second step (none for a link flow, which keeps the caller's session).
 pub struct CallbackOutcome {
     pub redirect: Url,
-    pub signed_in: Option<SignedIn>,
+    pub signed_in: Option<SignInOutcome>,
 }
 
 /// A failed callback: the error, and the `errorCallbackURL?error=…` to send the browser
@@ -64,6 +64,7 @@ impl AppState {
             .ok_or_else(|| AppError::not_found("There is no such sign-in provider."))?;
         let callback = self.redirect(start.callback_url.as_deref())?;
         let error_callback = self.redirect(start.error_callback_url.as_deref())?;
+        let two_factor_callback = self.redirect(start.two_factor_callback_url.as_deref())?;
         let flow = p.start().await.map_err(|e| {
             tracing::warn!(provider, error = format!("{e:#}"), "provider unavailable");
             AppError::provider_error("The sign-in provider is unavailable. Try again shortly.")
@@ -79,6 +80,7 @@ impl AppState {
                 nonce: &flow.nonce,
                 callback_url: callback.as_ref().map(Url::as_str),
                 error_callback_url: error_callback.as_ref().map(Url::as_str),
+                two_factor_callback_url: two_factor_callback.as_ref().map(Url::as_str),
                 link_user_id: link_to.map(|p| &p.user.id),
                 expires_at: Timestamp::now().plus_secs(STATE_TTL_SECS),
             })
@@ -145,8 +147,19 @@ impl AppState {
             .decide(provider, &claims, st.link_user_id.as_ref(), &callback, meta)
             .await
             .map_err(fail)?;
+        // A second step to take: its own landing (default: the callback with
+        // `twoFactor=required`); the ticket travels only as a cookie (§8.7).
+        let redirect = match signed_in.as_ref().map(|o| &o.step) {
+            Some(SignInStep::SecondFactor(_)) => {
+                match st.two_factor_callback_url.as_deref().map(Url::parse) {
+                    Some(Ok(u)) => u,
+                    _ => with_query(&callback, "twoFactor", "required"),
+                }
+            }
+            _ => callback,
+        };
         Ok(CallbackOutcome {
-            redirect: callback,
+            redirect,
             signed_in,
         })
     }
@@ -160,7 +173,7 @@ impl AppState {
         link_user: Option<&UserId>,
         callback: &Url,
         meta: &RequestMeta,
-    ) -> AppResult<Option<SignedIn>> {
+    ) -> AppResult<Option<SignInOutcome>> {
         if let Some(uid) = link_user {
             return self
                 .link_to_session_user(provider, claims, uid)
@@ -218,7 +231,7 @@ impl AppState {
         claims: &SocialClaims,
         uid: &UserId,
         meta: &RequestMeta,
-    ) -> AppResult<SignedIn> {
+    ) -> AppResult<SignInOutcome> {
         let user = self.load_user(uid).await?;
         if !user.email_verified {
             let asserted = claims.email_verified
@@ -230,7 +243,7 @@ impl AppState {
             self.finalize_setup(&user).await?;
         }
         let user = self.load_user(uid).await?;
-        self.start_session(user, true, &format!("oidc:{provider}"), meta)
+        self.finish_first_factor(user, true, &format!("oidc:{provider}"), None, meta)
             .await
     }
 
@@ -244,7 +257,7 @@ impl AppState {
         email: &Email,
         callback: &Url,
         meta: &RequestMeta,
-    ) -> AppResult<SignedIn> {
+    ) -> AppResult<SignInOutcome> {
         let store = &self.inner.store;
         let name = Name::from_claim(claims.name.as_deref(), email.local_part());
         let Some(uid) = store
@@ -271,7 +284,7 @@ impl AppState {
             self.finalize_setup(&user).await?;
             let user = self.load_user(&uid).await?;
             return self
-                .start_session(user, true, &format!("oidc:{provider}"), meta)
+                .finish_first_factor(user, true, &format!("oidc:{provider}"), None, meta)
                 .await;
         }
         if store
@@ -297,7 +310,7 @@ impl AppState {
         claims: &SocialClaims,
         user: UserRow,
         meta: &RequestMeta,
-    ) -> AppResult<SignedIn> {
+    ) -> AppResult<SignInOutcome> {
         if !claims.email_verified {
             return Err(AppError::account_not_linked());
         }
@@ -313,7 +326,7 @@ impl AppState {
         }
         self.finalize_setup(&user).await?;
         let user = self.load_user(&user.id).await?;
-        self.start_session(user, true, &format!("oidc:{provider}"), meta)
+        self.finish_first_factor(user, true, &format!("oidc:{provider}"), None, meta)
             .await
     }
 

@@ -1,8 +1,8 @@
 //! Step-up: a fresh proof before a sensitive change (docs/api.md §7).
 //!
 //! A step-up route checks its own body and conditions first (rule 2), then calls
-//! [`AppState::step_up`] with the proofs the request carried. The two-factor and
-//! passkey proofs plug into [`AppState::prove`] without changing the callers.
+//! [`AppState::step_up`] with the proofs the request carried: a password, or a second
+//! factor's code (checked and spent as at the sign-in step, `second_step`).
 
 use super::*;
 use crate::domain::Password;
@@ -20,7 +20,12 @@ impl AppState {
 
     /// Rules 1 and 3–6: a fresh session or a right proof lets the route run; a proof
     /// that is sent is checked even on a fresh session, and makes the session fresh.
-    pub(super) async fn step_up(&self, p: &Principal, proof: &Proof) -> AppResult<()> {
+    pub(super) async fn step_up(
+        &self,
+        p: &Principal,
+        proof: &Proof,
+        meta: &RequestMeta,
+    ) -> AppResult<()> {
         if proof.is_empty() {
             return if self.is_fresh(&p.session) {
                 Ok(())
@@ -28,21 +33,30 @@ impl AppState {
                 Err(AppError::reauthentication_required())
             };
         }
-        self.prove(p, proof).await.map(drop)
+        self.prove(p, proof, meta).await.map(drop)
     }
 
     /// Every proof sent must be right; then the session has proven a factor now (the
     /// instant returned). A password is counted toward the password lockout as
     /// change-password's is (any password on an account without one too);
     /// OWASP ASVS 5.0 V6.3.1 (guessing limits apply to every password check).
-    async fn prove(&self, p: &Principal, proof: &Proof) -> AppResult<Timestamp> {
+    async fn prove(
+        &self,
+        p: &Principal,
+        proof: &Proof,
+        meta: &RequestMeta,
+    ) -> AppResult<Timestamp> {
         if let Some(password) = &proof.password {
             self.prove_password(p, password).await?;
         }
-        if proof.code.is_some() {
-            // No second factor can be on yet: a code on an account without 2FA is
-            // INVALID_CODE and counts nothing (rule 5).
-            return Err(AppError::invalid_code());
+        if let Some(code) = &proof.code {
+            // A code on an account without 2FA is INVALID_CODE and counts nothing
+            // (rule 5); with 2FA on, it is checked and spent as at the sign-in step.
+            let row = self
+                .enabled_two_factor(&p.user.id)
+                .await?
+                .ok_or_else(AppError::invalid_code)?;
+            self.check_second_factor(&p.user, &row, code, meta).await?;
         }
         if proof.password.is_some() {
             // Every proof was right: the password's failure count starts over, as
@@ -98,7 +112,7 @@ impl AppState {
                 "Send a proof: your password or a code.",
             ));
         }
-        let now = self.prove(p, &proof).await?;
+        let now = self.prove(p, &proof, meta).await?;
         Ok(now.plus_secs(self.inner.cfg.fresh_auth_secs))
     }
 }

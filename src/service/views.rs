@@ -27,6 +27,10 @@ pub struct LinkedMethod {
 pub struct TwoFactorState {
     pub enabled: bool,
     pub methods: Vec<String>,
+    /// Unused backup codes; 0 without 2FA.
+    pub backup_codes_remaining: i64,
+    /// Whether an enrollment waits for its first code.
+    pub pending_enrollment: bool,
 }
 
 /// What a sign-in page can offer (docs/api.md §4 `sign-in-methods`).

@@ -29,6 +29,11 @@ mod sqlite_read;
 #[cfg(test)]
 mod store_tests;
 mod tokens;
+mod two_factor;
+pub use two_factor::{
+    CodeFailure, HARD_LOCK_FAILURES, NewBackupCode, NewTicket, TICKET_MAX_FAILURES, TicketRow,
+    TwoFactorRow,
+};
 mod users;
 mod workspaces;
 
@@ -186,6 +191,7 @@ pub struct NewOauthState<'a> {
     pub nonce: &'a str,
     pub callback_url: Option<&'a str>,
     pub error_callback_url: Option<&'a str>,
+    pub two_factor_callback_url: Option<&'a str>,
     pub link_user_id: Option<&'a UserId>,
     pub expires_at: Timestamp,
 }
@@ -197,6 +203,7 @@ pub struct OauthStateRow {
     pub nonce: String,
     pub callback_url: Option<String>,
     pub error_callback_url: Option<String>,
+    pub two_factor_callback_url: Option<String>,
     pub link_user_id: Option<UserId>,
 }
 
@@ -349,7 +356,8 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes what has expired: sessions, social sign-in states, old email records,
+    /// Deletes what has expired: sessions, social sign-in states, two-factor tickets and
+    /// trusted devices, old email records,
     /// stale failure counts, and one-time tokens that were used or are long expired
     /// (a recently expired verification link still tells resend which password the
     /// newest sign-up chose). Plain idempotent DELETEs, so several instances may run it
@@ -378,6 +386,16 @@ impl Store {
         .execute(&*self.pool())
         .await?
         .rows_affected();
+        for sql in [
+            "DELETE FROM two_factor_tickets WHERE expires_at <= $1",
+            "DELETE FROM trusted_devices WHERE expires_at <= $1",
+        ] {
+            removed += sqlx::query(sql)
+                .bind(now)
+                .execute(&*self.pool())
+                .await?
+                .rows_affected();
+        }
         removed += sqlx::query("DELETE FROM email_log WHERE sent_at <= $1")
             .bind(now - 3_600_000)
             .execute(&*self.pool())
@@ -451,4 +469,4 @@ crate::debug_redacted!(TokenRow { id, user_id, name, callback_url, signup_reques
 
 crate::debug_redacted!(SignupRequest { request, name, callback_url } hiding { password_hash });
 
-crate::debug_redacted!(OauthStateRow { callback_url, error_callback_url, link_user_id } hiding { pkce_verifier, nonce });
+crate::debug_redacted!(OauthStateRow { callback_url, error_callback_url, two_factor_callback_url, link_user_id } hiding { pkce_verifier, nonce });

@@ -1,4 +1,4 @@
-//! Social sign-in: authorization states, linked identities, second factors.
+//! Social sign-in: authorization states and linked identities.
 
 use super::*;
 
@@ -7,8 +7,9 @@ impl Store {
         let now = Timestamp::now();
         sqlx::query(
             "INSERT INTO oauth_states (state_hash, provider, pkce_verifier, nonce, callback_url, \
-             error_callback_url, link_user_id, expires_at, created_at, binding_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             error_callback_url, link_user_id, expires_at, created_at, binding_hash, \
+             two_factor_callback_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(s.state_hash.as_str())
         .bind(s.provider)
@@ -20,6 +21,7 @@ impl Store {
         .bind(s.expires_at.millis())
         .bind(now.millis())
         .bind(s.binding_hash.as_str())
+        .bind(s.two_factor_callback_url)
         .execute(&*self.pool())
         .await?;
         Ok(())
@@ -38,7 +40,8 @@ impl Store {
             "UPDATE oauth_states SET consumed_at = $1 \
              WHERE state_hash = $2 AND provider = $3 AND binding_hash = $4 \
              AND consumed_at IS NULL AND expires_at > $1 \
-             RETURNING pkce_verifier, nonce, callback_url, error_callback_url, link_user_id",
+             RETURNING pkce_verifier, nonce, callback_url, error_callback_url, link_user_id, \
+             two_factor_callback_url",
         )
         .bind(now)
         .bind(state_hash.as_str())
@@ -52,6 +55,7 @@ impl Store {
                 nonce: r.try_get("nonce")?,
                 callback_url: r.try_get("callback_url")?,
                 error_callback_url: r.try_get("error_callback_url")?,
+                two_factor_callback_url: r.try_get("two_factor_callback_url")?,
                 link_user_id: r
                     .try_get::<Option<String>, _>("link_user_id")?
                     .map(UserId::new),
@@ -194,26 +198,5 @@ impl Store {
             }
         };
         Ok(done.rows_affected())
-    }
-
-    /// Enabled second-factor methods of the user.
-    /// Removes every second factor of the user.
-    pub async fn remove_two_factor(&self, user_id: &UserId) -> sqlx::Result<()> {
-        sqlx::query("DELETE FROM two_factor_methods WHERE user_id = $1")
-            .bind(user_id.as_str())
-            .execute(&*self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn two_factor_methods(&self, user_id: &UserId) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT method FROM two_factor_methods \
-             WHERE user_id = $1 AND enabled = 1 ORDER BY method",
-        )
-        .bind(user_id.as_str())
-        .fetch_all(&*self.pool())
-        .await?;
-        rows.iter().map(|r| r.try_get("method")).collect()
     }
 }

@@ -219,7 +219,8 @@ impl Store {
 
     /// Completes a password reset atomically: consumes the reset token, sets the
     /// password, marks the email verified, voids outstanding verification and reset
-    /// links, and revokes every session. Returns the user id, or `None` for a bad token.
+    /// links, revokes every session, and lifts the second-factor lock, voiding its
+    /// tickets and trusted devices. Returns the user id, or `None` for a bad token.
     pub async fn consume_reset(
         &self,
         token_hash: &TokenHash,
@@ -248,10 +249,20 @@ impl Store {
         .bind(token.user_id.as_str())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(token.user_id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        // The second factor stays on (ASVS 6.4.3), but its lock and count are lifted,
+        // pending second steps are void and no device stays trusted (docs/api.md §4).
+        for sql in [
+            "DELETE FROM sessions WHERE user_id = $1",
+            "DELETE FROM two_factor_tickets WHERE user_id = $1",
+            "DELETE FROM trusted_devices WHERE user_id = $1",
+            "UPDATE two_factor SET failures = 0, locked_until = NULL, hard_locked = 0 \
+             WHERE user_id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(token.user_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(Some(token.user_id))
     }

@@ -42,10 +42,9 @@ fn account_cookie(cfg: &Config, name: &str, value: &str, max_age: Option<i64>) -
 /// lives as long as the session (Max-Age rounded up), a `rememberMe: false` session's
 /// is a browser-session cookie.
 pub fn cookie_for_session(cfg: &Config, token: &str, session: &crate::store::SessionRow) -> String {
-    let max_age = session.persistent.then(|| {
-        let left = session.expires_at.millis() - crate::domain::Timestamp::now().millis();
-        ((left + 999) / 1000).max(0)
-    });
+    let max_age = session
+        .persistent
+        .then(|| max_age_until(session.expires_at));
     session_cookie(cfg, token, max_age)
 }
 
@@ -67,6 +66,52 @@ pub fn refreshed_cookie(
         }
         _ => None,
     }
+}
+
+/// Seconds from now until `until`, rounded up (a cookie's `Max-Age`).
+fn max_age_until(until: crate::domain::Timestamp) -> i64 {
+    let left = until.millis() - crate::domain::Timestamp::now().millis();
+    ((left + 999) / 1000).max(0)
+}
+
+/// The cookies of a sign-in's answer (docs/api.md §2, §8): the session cookie, or the
+/// `two_factor_ticket` of the second step to take; and the `trusted_device` cookie
+/// when the trust was granted, rotated or found no good. `verified`: the answer ends
+/// a second step, whose ticket cookie goes.
+pub fn sign_in_cookies(
+    cfg: &Config,
+    outcome: &crate::service::SignInOutcome,
+    verified: bool,
+) -> Vec<String> {
+    use crate::service::{DeviceCookie, SignInStep};
+    let mut cookies = Vec::new();
+    match &outcome.step {
+        SignInStep::Done(s) => {
+            cookies.push(cookie_for_session(cfg, &s.token, &s.session));
+            if verified {
+                cookies.push(account_cookie(cfg, TWO_FACTOR_TICKET_COOKIE, "", Some(0)));
+            }
+        }
+        SignInStep::SecondFactor(c) => cookies.push(account_cookie(
+            cfg,
+            TWO_FACTOR_TICKET_COOKIE,
+            &c.ticket,
+            Some(max_age_until(c.expires_at)),
+        )),
+    }
+    match &outcome.device {
+        DeviceCookie::Set { token, expires_at } => cookies.push(account_cookie(
+            cfg,
+            TRUSTED_DEVICE_COOKIE,
+            token,
+            Some(max_age_until(*expires_at)),
+        )),
+        DeviceCookie::Clear => {
+            cookies.push(account_cookie(cfg, TRUSTED_DEVICE_COOKIE, "", Some(0)))
+        }
+        DeviceCookie::Keep => {}
+    }
+    cookies
 }
 
 /// `Set-Cookie` value that removes the session cookie.

@@ -123,6 +123,8 @@ impl RequestMeta {
                 .get("x-turnstile-token")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
+            two_factor_ticket: cookie_value(headers, TWO_FACTOR_TICKET_COOKIE).map(str::to_string),
+            trusted_device: cookie_value(headers, TRUSTED_DEVICE_COOKIE).map(str::to_string),
         }
     }
 }

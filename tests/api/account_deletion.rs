@@ -203,7 +203,7 @@ async fn a_workspace_passes_to_its_longest_standing_member_or_stays_with_its_own
 }
 
 /// Runs `latch users ARGS` against the app's database and outbox, as an operator would.
-fn operator(app: &TestApp, args: &[&str]) -> std::process::Output {
+pub(crate) fn operator(app: &TestApp, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_latch"))
         .arg("users")
         .args(args)

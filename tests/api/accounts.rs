@@ -87,29 +87,3 @@ async fn unlink_never_removes_the_last_way_to_sign_in() {
     let list = app.get("/auth/linked-accounts", Some(&token)).await;
     assert_eq!(list.body["accounts"].as_array().unwrap().len(), 1);
 }
-
-#[tokio::test]
-async fn two_factor_status_reads_the_methods_table() {
-    let app = spawn_app().await;
-    let token = app.verified_user("2fa@example.com").await;
-    let r = app.get("/auth/two-factor/status", Some(&token)).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body, json!({"enabled": false, "methods": []}));
-    let user_id = app.user_id(&token).await;
-    app.sql(
-        "INSERT INTO two_factor_methods (id, user_id, method, enabled, created_at) VALUES ('t1', $1, 'totp', 1, 0)",
-        &[&user_id],
-    )
-    .await;
-    let g = app
-        .gql(
-            "{ twoFactorStatus { enabled methods } }",
-            json!({}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(
-        g.body["data"]["twoFactorStatus"],
-        json!({"enabled": true, "methods": ["totp"]})
-    );
-}

@@ -53,6 +53,22 @@ impl Reply {
             .to_string()
     }
 
+    /// The `Set-Cookie` header that sets cookie `name`, if any.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}=");
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&prefix))
+    }
+
+    /// The value `Set-Cookie` gives cookie `name` (empty when it clears it).
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let c = self.set_cookie(name)?;
+        Some(c[name.len() + 1..].split(';').next()?.to_string())
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -78,12 +94,33 @@ pub async fn spawn_app_with_oidc(extra: &[&str], oidc: Vec<(String, String)>) ->
     spawn(extra, oidc, false).await
 }
 
+/// A second latch on the database and secret key of `first` (another instance of the
+/// same deployment), with its own outbox.
+pub async fn spawn_beside(first: &TestApp, extra: &[&str]) -> TestApp {
+    let key = first.outbox.with_file_name("latch.key");
+    spawn_on(Some((first.db_url.clone(), key)), extra, Vec::new(), false).await
+}
+
 async fn spawn(extra: &[&str], oidc: Vec<(String, String)>, close_db: bool) -> TestApp {
+    spawn_on(None, extra, oidc, close_db).await
+}
+
+async fn spawn_on(
+    shared: Option<(String, PathBuf)>,
+    extra: &[&str],
+    oidc: Vec<(String, String)>,
+    close_db: bool,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let outbox = dir.path().join("outbox");
-    let db_url = fresh_database(dir.path()).await;
+    let (db_url, key_file) = match shared {
+        Some((url, key)) => (url, key.display().to_string()),
+        None => (
+            fresh_database(dir.path()).await,
+            dir.path().join("latch.key").display().to_string(),
+        ),
+    };
     let outbox_s = outbox.display().to_string();
-    let key_file = dir.path().join("latch.key").display().to_string();
     let mut args = vec![
         "latch",
         "--bind",
@@ -317,6 +354,19 @@ impl TestApp {
         n
     }
 
+    /// The one text value `query` selects.
+    pub async fn sql_text(&self, query: &str, binds: &[&str]) -> String {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.db_url).await.unwrap();
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_string()));
+        for b in binds {
+            q = q.bind(b.to_string());
+        }
+        let v: String = q.fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        v
+    }
+
     /// Every (table, column) of the app's database, whichever backend it is.
     pub async fn columns(&self) -> Vec<(String, String)> {
         sqlx::any::install_default_drivers();
@@ -491,7 +541,7 @@ pub fn redact(v: &Value) -> Value {
                         ("id" | "userId" | "activeWorkspaceId" | "accountId", _) => {
                             json!("[uuid]")
                         }
-                        ("token", _) => json!("[token]"),
+                        ("token" | "ticket" | "trustedDeviceToken", _) => json!("[token]"),
                         ("slug", _) => json!("[slug]"),
                         (k, Value::String(_)) if k.ends_with("At") => json!("[timestamp]"),
                         _ => redact(v),

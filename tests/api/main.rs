@@ -3,6 +3,7 @@
 
 mod account_deletion;
 mod accounts;
+mod authenticator;
 mod connections;
 mod email_change;
 mod forwarded;
@@ -13,6 +14,7 @@ mod http;
 mod instances;
 mod passwords;
 mod resolvers;
+mod second_step;
 mod security;
 mod session_management;
 mod sessions;
@@ -22,4 +24,5 @@ mod social;
 mod social_binding;
 mod step_up;
 mod tooling;
+mod two_factor;
 mod unverified;
