@@ -5,6 +5,7 @@
 // URL). Everything else (the social providers, the Turnstile bot check) the page asks
 // latch with the `signInMethods` query.
 import { setupSettings } from './settings.js';
+import { hideSecondStep, setupSecondStep, showSecondStep } from './two-factor.js';
 
 const DEFAULT_LATCH = 'http://127.0.0.1:8080';
 const params = new URLSearchParams(location.search);
@@ -284,6 +285,7 @@ async function run(action) {
 }
 
 const settings = setupSettings({ gql, run, flash, refresh, signedOut: () => renderSignedOut(), here: HERE });
+setupSecondStep({ gql, run, flash, refresh });
 
 // --- Forms -----------------------------------------------------------------------------
 $('sign-in').onsubmit = (e) => {
@@ -291,9 +293,13 @@ $('sign-in').onsubmit = (e) => {
   const form = e.target;
   run(async () => {
     const { email, password } = formData(form);
-    await withBotCheck('sign-in', { email, password }, (i) =>
-      gql('mutation($i: SignInEmailInput!) { signInEmail(input: $i) { user { name } } }', { i }));
+    const { signInEmail } = await withBotCheck('sign-in', { email, password }, (i) =>
+      gql('mutation($i: SignInEmailInput!) { signInEmail(input: $i) { twoFactorRequired twoFactor { methods } } }', { i }));
     form.reset();
+    if (signInEmail.twoFactorRequired) {
+      showSecondStep(signInEmail.twoFactor.methods);
+      return;
+    }
     flash('Signed in.');
     await refresh();
   });
@@ -355,6 +361,7 @@ $('set-password').onsubmit = (e) => {
 $('sign-out').onclick = () => run(async () => {
   await gql('mutation { logout }');
   flash('Signed out.');
+  hideSecondStep();
   renderSignedOut();
 });
 
@@ -385,6 +392,9 @@ if (LATCH_REFUSED) {
 }
 
 const returned = params.get('error');
+// A social sign-in of an account with two-factor on comes back here with
+// `twoFactor=required`; the pending sign-in is in latch's cookie.
+const secondStepAsked = !returned && params.get('twoFactor') === 'required';
 if (!returned && params.get('emailChanged')) {
   flash('Your email address was changed. Sign in with the new address from now on.');
   history.replaceState(null, '', HERE);
@@ -400,6 +410,10 @@ if (returned) {
   if (found.status === 'fulfilled') methods = found.value.signInMethods;
   if (me.status === 'fulfilled') renderSignedIn(me.value);
   else renderSignedOut();
+  if (secondStepAsked && me.status !== 'fulfilled') {
+    showSecondStep(null);
+    history.replaceState(null, '', HERE);
+  }
   const failed = [found, me].find((r) => r.status === 'rejected' && r.reason.code !== 'UNAUTHORIZED');
   if (failed) showError(failed.reason);
 })();

@@ -1,36 +1,45 @@
-// The settings area: profile, email address, signed-in devices, account deletion, and
-// the step-up prompt that latch's REAUTHENTICATION_REQUIRED asks for.
+// The settings area: profile, email address, signed-in devices, two-factor (two-factor.js),
+// account deletion, and the step-up prompt that latch's REAUTHENTICATION_REQUIRED asks for.
 //
 // `api` is what app.js shares: { gql, run, flash, refresh, signedOut, here }.
+
+import { setupTwoFactor } from './two-factor.js';
 
 const $ = (id) => document.getElementById(id);
 
 // --- Step-up ---------------------------------------------------------------------------
 // A sensitive action on a session that is not fresh is refused with
-// REAUTHENTICATION_REQUIRED: ask for the password, prove it with `reauthenticate`, and run
-// the action again. Cancelling the prompt stops the action.
-function askPassword(hasPassword) {
+// REAUTHENTICATION_REQUIRED: ask for the password (or, with two-factor on, a code), prove
+// it with `reauthenticate`, and run the action again. Cancelling the prompt stops it.
+function askProof(hasPassword, hasTwoFactor) {
   const dialog = $('step-up');
   const form = $('step-up-form');
   $('step-up-password-row').hidden = !hasPassword;
-  $('step-up-no-password').hidden = hasPassword;
+  $('step-up-code-row').hidden = !hasTwoFactor;
+  $('step-up-no-password').hidden = hasPassword || hasTwoFactor;
   form.reset();
   dialog.showModal();
   return new Promise((resolve) => {
-    dialog.onclose = () => resolve(dialog.returnValue === 'confirm' ? form.elements.password.value : null);
+    dialog.onclose = () => {
+      if (dialog.returnValue !== 'confirm') return resolve(null);
+      const code = form.elements.code.value.trim();
+      const password = form.elements.password.value;
+      if (code) return resolve({ code });
+      return resolve(password ? { password } : null);
+    };
   });
 }
 
-export function stepUp(api, hasPassword) {
+export function stepUp(api, hasPassword, hasTwoFactor = () => false) {
   return async (action) => {
     try {
       return await action();
     } catch (err) {
       if (err.reason !== 'REAUTHENTICATION_REQUIRED') throw err;
-      const password = hasPassword() ? await askPassword(true) : await askPassword(false);
-      if (!password) throw Object.assign(new Error('Cancelled: nothing was changed.'), { code: 'CANCELLED' });
+      const proof = await askProof(hasPassword(), hasTwoFactor());
+      if (!proof) throw Object.assign(new Error('Cancelled: nothing was changed.'), { code: 'CANCELLED' });
       await api.gql('mutation($i: ReauthenticateInput) { reauthenticate(input: $i) { freshUntil } }',
-        { i: { password } });
+        { i: proof });
       return action();
     }
   };
@@ -91,7 +100,10 @@ async function renderDevices(api, guarded) {
 // --- Wiring ----------------------------------------------------------------------------
 export function setupSettings(api) {
   let current = null; // { me, hasPassword }
-  const guarded = stepUp(api, () => Boolean(current && current.hasPassword));
+  let twoFactor = null;
+  const guarded = stepUp(api, () => Boolean(current && current.hasPassword),
+    () => Boolean(twoFactor && twoFactor.enabled()));
+  twoFactor = setupTwoFactor(api, guarded);
 
   $('profile').onsubmit = (e) => {
     e.preventDefault();
@@ -152,7 +164,7 @@ export function setupSettings(api) {
       $('avatar').hidden = !me.user.image;
       if (me.user.image) $('avatar').src = me.user.image;
       $('current-email').textContent = me.user.email;
-      await renderDevices(api, guarded);
+      await Promise.all([renderDevices(api, guarded), twoFactor.render()]);
     },
     guarded,
   };

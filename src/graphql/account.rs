@@ -49,7 +49,7 @@ impl AccountMutation {
         let p = principal(ctx).await?;
         let st = state(ctx);
         if st
-            .revoke_session(&p, &input.session_id)
+            .revoke_session(&p, &input.session_id, &request(ctx).meta)
             .await
             .map_err(gql)?
         {

@@ -164,16 +164,53 @@ mod tests {
         );
     }
 
+    /// The SVG drawn back into pixels (its dark modules are `M{x} {y}h{w}v{h}H{x}V{y}`
+    /// rectangles on a light background) and read by a QR decoder, as an authenticator
+    /// app's camera reads the screen.
     #[test]
-    fn the_qr_code_is_an_svg_data_uri() {
-        let uri = qr_data_uri("otpauth://totp/latch:a%40b.c?secret=AAAA&issuer=latch").unwrap();
-        let b64 = uri.strip_prefix("data:image/svg+xml;base64,").unwrap();
+    fn the_qr_code_reads_back_as_the_uri() {
+        let secret = TotpSecret::generate();
+        let uri = secret.uri("latch", "ada+x@example.com").unwrap();
+        let data = qr_data_uri(&uri).unwrap();
+        let b64 = data.strip_prefix("data:image/svg+xml;base64,").unwrap();
         use base64::Engine;
         let svg = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .unwrap();
         let svg = String::from_utf8(svg).unwrap();
-        assert!(svg.contains("<svg"), "{svg}");
+        let attr = |name: &str| -> String {
+            let key = format!(" {name}=\"");
+            svg.split(key.as_str())
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        let size: usize = attr("width").parse().unwrap();
+        let path = attr("d");
+        let mut dark = vec![false; size * size];
+        for rect in path.split('M').filter(|r| !r.is_empty()) {
+            let nums: Vec<usize> = rect
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|n| !n.is_empty())
+                .map(|n| n.parse().unwrap())
+                .collect();
+            let (x, y, w, h) = (nums[0], nums[1], nums[2], nums[3]);
+            for yy in y..y + h {
+                for xx in x..x + w {
+                    dark[yy * size + xx] = true;
+                }
+            }
+        }
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(size, size, |x, y| {
+            if dark[y * size + x] { 0 } else { 255 }
+        });
+        let grids = img.detect_grids();
+        assert_eq!(grids.len(), 1);
+        let (_, content) = grids[0].decode().unwrap();
+        assert_eq!(content, uri);
     }
 
     #[test]

@@ -77,7 +77,7 @@ async fn revoke_session(
     JsonBody(input): JsonBody<inputs::RevokeSession>,
 ) -> AppResult<Response> {
     let (p, mut cookies) = principal(&state, &token, &meta).await?;
-    if state.revoke_session(&p, &input.session_id).await? {
+    if state.revoke_session(&p, &input.session_id, &meta).await? {
         cookies = clear_sign_in_cookies(state.config()).to_vec();
     }
     Ok(with_cookies(status_ok(), &cookies))

@@ -251,12 +251,22 @@ impl AppState {
 
     /// Ends one of the caller's sessions; the caller's own acts as logout. Whether it
     /// was the caller's own (its cookie is then cleared).
-    pub async fn revoke_session(&self, p: &Principal, id: &str) -> AppResult<bool> {
+    pub async fn revoke_session(
+        &self,
+        p: &Principal,
+        id: &str,
+        meta: &RequestMeta,
+    ) -> AppResult<bool> {
         let id = SessionId::new(id.to_string());
         if !self.inner.store.delete_session_of(&p.user.id, &id).await? {
             return Err(AppError::not_found("There is no such session."));
         }
-        Ok(id == p.session.id)
+        let own = id == p.session.id;
+        if own {
+            // As logout: the browser's pending second step goes too.
+            self.logout(None, meta).await?;
+        }
+        Ok(own)
     }
 
     /// Ends every other session of the caller and forgets every trusted device but

@@ -389,6 +389,9 @@ impl Store {
         for sql in [
             "DELETE FROM two_factor_tickets WHERE expires_at <= $1",
             "DELETE FROM trusted_devices WHERE expires_at <= $1",
+            // An expired enrollment's sealed secret goes.
+            "UPDATE two_factor SET pending_secret = NULL, pending_expires_at = NULL \
+             WHERE pending_expires_at <= $1",
         ] {
             removed += sqlx::query(sql)
                 .bind(now)
@@ -396,6 +399,12 @@ impl Store {
                 .await?
                 .rows_affected();
         }
+        // A two-factor row left with neither an authenticator nor an enrollment.
+        removed +=
+            sqlx::query("DELETE FROM two_factor WHERE secret IS NULL AND pending_secret IS NULL")
+                .execute(&*self.pool())
+                .await?
+                .rows_affected();
         removed += sqlx::query("DELETE FROM email_log WHERE sent_at <= $1")
             .bind(now - 3_600_000)
             .execute(&*self.pool())

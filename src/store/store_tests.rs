@@ -293,3 +293,44 @@ async fn the_periodic_purge_removes_expired_email_change_links() {
             .unwrap();
     assert_eq!(left, [token_hash("live").as_str().to_string()]);
 }
+
+#[tokio::test]
+async fn the_periodic_purge_removes_expired_second_factor_state_and_keeps_live_state() {
+    let (store, _dir) = fresh().await;
+    let a = user(&store, "expired@example.com").await;
+    let b = user(&store, "live@example.com").await;
+    let past = Timestamp(Timestamp::now().millis() - 1000);
+    let later = Timestamp::now().plus_secs(3600);
+    for (uid, expires_at, name) in [(&a, past, "a"), (&b, later, "b")] {
+        store
+            .start_enrollment(uid, "sealed", expires_at)
+            .await
+            .unwrap();
+        store
+            .insert_ticket(NewTicket {
+                token_hash: &token_hash(name),
+                user_id: uid,
+                persistent: true,
+                ip_address: None,
+                user_agent: None,
+                first_factor: "password",
+                expires_at,
+            })
+            .await
+            .unwrap();
+        store
+            .insert_trusted_device(&token_hash(&format!("{name}-device")), uid, expires_at)
+            .await
+            .unwrap();
+    }
+    store.purge_expired(900).await.unwrap();
+    let pool = store.pool();
+    for table in ["two_factor", "two_factor_tickets", "trusted_devices"] {
+        let left: Vec<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT user_id FROM {table}")))
+                .fetch_all(&*pool)
+                .await
+                .unwrap();
+        assert_eq!(left, [b.as_str().to_string()], "{table}");
+    }
+}
