@@ -1,15 +1,12 @@
 #!/usr/bin/env python3
-"""Sign-ins with and without the second step, driven by one client so the two rates
-compare latch alone (bench/run, figure 7).
+"""Users with two-factor on for bench/run figure 7 (driven by bench/second_step.lua).
 
-  second_step.py seed URL OUTBOX N        makes N verified users with two-factor on;
-                                          prints one "email secret" line each
-  second_step.py plain URL EMAIL SECS C   password sign-ins of one user, C at a time
-  second_step.py 2fa URL USERS SECS C     password then TOTP code, C at a time, over
-                                          the users of USERS (a seed output file)
+  second_step.py seed URL OUTBOX N    makes N verified users with two-factor on through
+                                      the API; prints "email secret step" for each
+  second_step.py codes USERS SECS     the codes each user's app shows over the next SECS
+                                      seconds: the first step, then "email code code ..."
 
-Each run prints "sign-ins/s". Codes are computed from the secrets (RFC 6238); a step is
-used once per user, as latch accepts it, so the users take turns.
+Codes are computed from the secrets (RFC 6238), as an authenticator app does.
 """
 import base64, glob, hmac, http.client, json, re, struct, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
@@ -65,11 +62,15 @@ class Outbox:
                     for f in glob.glob(f"{self.folder}/*.eml"):
                         if f in self.seen:
                             continue
-                        self.seen.add(f)
                         text = open(f, errors="replace").read()
+                        if "X-Latch-Notice" in text:
+                            self.seen.add(f)  # a notice, not a link
+                            continue
                         to = re.search(r"^To: .*?([^<\s]+@[^>\s]+)", text, re.M)
                         m = re.search(r"^(http://\S*verify-email\S*)", text, re.M)
+                        # A file still being written is read again on the next pass.
                         if to and m:
+                            self.seen.add(f)
                             self.links[to.group(1)] = m.group(1).strip()
                 if email in self.links:
                     return self.links[email]
@@ -107,92 +108,23 @@ def seed(url, outbox, n):
             print(line)
 
 
-def drive(secs, conns, attempt):
-    done = [0]
-    lock = threading.Lock()
-    end = time.time() + secs
-
-    def worker(_):
-        c = None
-        while time.time() < end:
-            c = c or attempt.client()
-            if attempt(c):
-                with lock:
-                    done[0] += 1
-
-    start = time.time()
-    with ThreadPoolExecutor(conns) as pool:
-        list(pool.map(worker, range(conns)))
-    return done[0] / (time.time() - start)
-
-
-class Plain:
-    def __init__(self, url, email):
-        self.url, self.email = url, email
-
-    def client(self):
-        return Client(self.url)
-
-    def __call__(self, c):
-        c.cookies = {}
-        s, b = c.post("/auth/sign-in/email", {"email": self.email, "password": PASSWORD})
-        return s == 200 and b.get("token")
-
-
-class TwoStep:
-    """Each user hands out the steps latch will accept from it: later than its last
-    used step, within one step of now."""
-
-    def __init__(self, url, users):
-        self.url = url
-        self.users = [[e, s, int(st) + 1] for e, s, st in (l.split() for l in open(users) if l.strip())]
-        self.lock = threading.Lock()
-        self.turn = 0
-        self.waits = 0
-
-    def client(self):
-        return Client(self.url)
-
-    def take(self):
-        while True:
-            now = time.time()
-            cur, into = int(now) // 30, int(now) % 30
-            lowest = cur - 1 if into <= 25 else (cur if into <= 28 else cur + 1)
-            with self.lock:
-                for _ in range(len(self.users)):
-                    u = self.users[self.turn]
-                    self.turn = (self.turn + 1) % len(self.users)
-                    step = max(u[2], lowest)
-                    if step <= cur + 1:
-                        u[2] = step + 1
-                        return u[0], u[1], step
-                self.waits += 1
-            time.sleep(0.05)
-
-    def __call__(self, c):
-        email, secret, step = self.take()
-        c.cookies = {}
-        s, b = c.post("/auth/sign-in/email", {"email": email, "password": PASSWORD})
-        if s != 200 or not b.get("twoFactorRequired"):
-            return False
-        s, b = c.post("/auth/two-factor/verify", {"code": code(secret, step)})
-        return s == 200 and b.get("token")
+def codes(users, secs):
+    first = int(time.time()) // 30 - 1
+    steps = range(first, first + int(secs) // 30 + 4)
+    print(first)
+    for line in open(users):
+        if line.strip():
+            email, secret, _ = line.split()
+            print(email, " ".join(code(secret, s) for s in steps))
 
 
 def main():
     mode = sys.argv[1]
+    if mode == "codes":
+        codes(sys.argv[2], float(sys.argv[3]))
+        return
     if mode == "seed":
         seed(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-    elif mode == "plain":
-        url, email, secs, conns = sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
-        print("%.1f" % drive(secs, conns, Plain(url, email)))
-    elif mode == "2fa":
-        url, users, secs, conns = sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
-        t = TwoStep(url, users)
-        rate = drive(secs, conns, t)
-        if t.waits:
-            print(f"second_step: the user pool ran dry {t.waits} times", file=sys.stderr)
-        print("%.1f" % rate)
 
 
 if __name__ == "__main__":

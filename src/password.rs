@@ -138,7 +138,11 @@ fn hash_worker(jobs: &flume::Receiver<Job>, params: &Params) {
             Job::Verify(pw, phc, reply) => {
                 let _ = reply.send(verify_with(pw.expose(), &phc, &mut buffer));
             }
-            Job::Run(f) => f(),
+            // A panic in a check must not take the thread with it: the caller sees
+            // its answer channel close (an internal error) and the thread goes on.
+            Job::Run(f) => {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            }
         }
     }
 }

@@ -38,7 +38,7 @@ CREATE TABLE two_factor_tickets (
     first_factor TEXT NOT NULL,
     expires_at BIGINT NOT NULL,
     failures INTEGER NOT NULL DEFAULT 0,
-    claimed INTEGER NOT NULL DEFAULT 0       -- a verify is checking a code against it
+    claimed_until BIGINT NOT NULL DEFAULT 0 -- a verify checks a code against it until then
 );
 CREATE INDEX two_factor_tickets_user ON two_factor_tickets (user_id);
 

@@ -183,6 +183,12 @@ impl fmt::Debug for Password {
 /// Longest token accepted anywhere (docs/api.md §2).
 pub const MAX_TOKEN_LEN: usize = 512;
 
+/// Whether a presented token (session, ticket, trusted device, state) is worth a
+/// lookup: not empty and at most [`MAX_TOKEN_LEN`] characters.
+pub fn usable_token(token: &&str) -> bool {
+    !token.is_empty() && token.len() <= MAX_TOKEN_LEN
+}
+
 /// A secret token: 256 random bits from the OS CSPRNG, base64url without padding.
 pub fn new_token() -> String {
     use base64::Engine;

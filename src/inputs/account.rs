@@ -117,23 +117,23 @@ impl UpdateUser {
     }
 }
 
-impl Submission<Proof> for Reauthenticate {
-    fn turnstile_token(&self) -> Option<&str> {
-        None
-    }
-    fn into_command(self, _: &Policy) -> AppResult<Proof> {
-        Ok(Proof::new(self.password.as_deref(), self.code.as_deref()))
-    }
+/// Implements `Submission<Proof>` for inputs that carry only the step-up proofs
+/// (`password?`, `code?`) and no Turnstile token.
+macro_rules! proof_submission {
+    ($($input:ty),+ $(,)?) => {$(
+        impl Submission<Proof> for $input {
+            fn turnstile_token(&self) -> Option<&str> {
+                None
+            }
+            fn into_command(self, _: &Policy) -> AppResult<Proof> {
+                Ok(Proof::new(self.password.as_deref(), self.code.as_deref()))
+            }
+        }
+    )+};
 }
+pub(crate) use proof_submission;
 
-impl Submission<Proof> for DeleteUser {
-    fn turnstile_token(&self) -> Option<&str> {
-        None
-    }
-    fn into_command(self, _: &Policy) -> AppResult<Proof> {
-        Ok(Proof::new(self.password.as_deref(), self.code.as_deref()))
-    }
-}
+proof_submission!(Reauthenticate, DeleteUser);
 
 impl Submission<EmailChange> for ChangeEmail {
     fn turnstile_token(&self) -> Option<&str> {

@@ -71,23 +71,7 @@ pub struct DisableTwoFactor {
     pub revoke_other_sessions: Option<bool>,
 }
 
-impl Submission<Proof> for EnrollTotp {
-    fn turnstile_token(&self) -> Option<&str> {
-        None
-    }
-    fn into_command(self, _: &Policy) -> AppResult<Proof> {
-        Ok(Proof::new(self.password.as_deref(), self.code.as_deref()))
-    }
-}
-
-impl Submission<Proof> for GenerateBackupCodes {
-    fn turnstile_token(&self) -> Option<&str> {
-        None
-    }
-    fn into_command(self, _: &Policy) -> AppResult<Proof> {
-        Ok(Proof::new(self.password.as_deref(), self.code.as_deref()))
-    }
-}
+super::account::proof_submission!(EnrollTotp, GenerateBackupCodes);
 
 impl Submission<TotpConfirmation> for ConfirmTotp {
     fn turnstile_token(&self) -> Option<&str> {

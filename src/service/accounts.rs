@@ -155,6 +155,11 @@ impl AppState {
             .user_by_id(&user.id)
             .await?
             .context("verified user vanished")?;
+        // A verified account holds no verification link, so 2FA cannot be on here; if it
+        // ever were, a link must not stand in for the second factor.
+        if self.enabled_two_factor(&user.id).await?.is_some() {
+            return Err(AppError::invalid_token());
+        }
         let signed_in = self.start_session(user, true, "email-link", meta).await?;
         Ok(Verified {
             signed_in,

@@ -29,6 +29,7 @@ use url::Url;
 use crate::config::Config;
 use crate::domain::{
     Email, MAX_TOKEN_LEN, Password, SessionId, Timestamp, UserId, new_token, token_hash,
+    usable_token,
 };
 use crate::error::{AppError, AppResult, Kind};
 use crate::guard::{Flow, Guard};

@@ -77,10 +77,6 @@ impl SessionStart {
     }
 }
 
-fn usable(token: &&str) -> bool {
-    !token.is_empty() && token.len() <= MAX_TOKEN_LEN
-}
-
 impl AppState {
     /// A right first factor (`first`: `password`, `oidc:<provider>`): a session, or
     /// the second step when 2FA is on and no valid trusted device skips it (§8.3, §8.6).
@@ -106,12 +102,13 @@ impl AppState {
             ));
         };
         let store = &self.inner.store;
-        let (presented, from_cookie) = match body_device {
+        // A usable token in the body wins; else the cookie's.
+        let (presented, from_cookie) = match body_device.filter(usable_token) {
             Some(t) => (Some(t), false),
             None => (meta.trusted_device.as_deref(), true),
         };
         let mut device = DeviceCookie::Keep;
-        if let Some(old) = presented.filter(usable) {
+        if let Some(old) = presented.filter(usable_token) {
             let new = new_token();
             let rotated = match self.inner.cfg.two_factor.trusted_device_secs {
                 Some(_) => {
@@ -175,19 +172,25 @@ impl AppState {
         let ticket = step
             .ticket
             .as_deref()
-            .or(meta.two_factor_ticket.as_deref())
-            .filter(usable)
+            .filter(usable_token)
+            .or(meta.two_factor_ticket.as_deref().filter(usable_token))
             .ok_or_else(AppError::invalid_ticket)?;
         let hash = token_hash(ticket);
         let store = &self.inner.store;
+        // A verify that never finishes (a dropped connection) frees the ticket after
+        // the longest a request may take.
+        let claim_until = Timestamp::now().plus_secs(self.inner.cfg.request_timeout_secs + 1);
         let claimed = store
-            .claim_ticket(&hash)
+            .claim_ticket(&hash, claim_until)
             .await?
             .ok_or_else(AppError::invalid_ticket)?;
         match self.verify_claimed(&claimed, &step.code, meta).await {
             Ok((user, factor)) => {
-                store.delete_ticket(&hash).await?;
-                self.after_second_factor(user, &claimed, factor, step.trust_device)
+                // Voided meanwhile (logout, a password reset, disable): no session.
+                if !store.delete_claimed_ticket(&hash).await? {
+                    return Err(AppError::invalid_ticket());
+                }
+                self.after_second_factor(user, &claimed, factor, step.trust_device, meta)
                     .await
             }
             Err(e) => {
@@ -224,6 +227,7 @@ impl AppState {
         t: &TicketRow,
         factor: SecondFactor,
         trust_device: bool,
+        meta: &RequestMeta,
     ) -> AppResult<SignInOutcome> {
         let start = SessionStart {
             remember: t.persistent,
@@ -237,10 +241,16 @@ impl AppState {
             (true, Some(secs)) => {
                 let token = new_token();
                 let expires_at = Timestamp::now().plus_secs(secs);
-                self.inner
-                    .store
+                let store = &self.inner.store;
+                store
                     .insert_trusted_device(&token_hash(&token), &user_id, expires_at)
                     .await?;
+                // The new grant replaces this browser's earlier one (§8.6 rule 5).
+                if let Some(old) = meta.trusted_device.as_deref().filter(usable_token) {
+                    store
+                        .forget_trusted_device(&token_hash(old), &user_id)
+                        .await?;
+                }
                 DeviceCookie::Set { token, expires_at }
             }
             _ => DeviceCookie::Keep,
@@ -294,9 +304,10 @@ impl AppState {
         Ok(factor)
     }
 
-    /// Uses a backup code: one argon2id verification whatever the code (the keyed tag
-    /// picks the candidate; none: the dummy hash), then the atomic use. The number of
-    /// unused codes left, or `None` for a wrong or already used code.
+    /// Uses a backup code: one argon2id verification per candidate the keyed tag picks
+    /// (nearly always one; none: the dummy hash, so a wrong code costs what a right one
+    /// does), then the atomic use. The number of unused codes left, or `None` for a
+    /// wrong or already used code, or one that a lock started meanwhile refuses.
     async fn use_backup_code(&self, uid: &UserId, code: &BackupCode) -> AppResult<Option<i64>> {
         let store = &self.inner.store;
         let hasher = &self.inner.hasher;

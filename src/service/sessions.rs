@@ -13,6 +13,10 @@ impl AppState {
     ) -> AppResult<SignInOutcome> {
         let result = self.sign_in_checked(input, meta).await;
         let outcome = match &result {
+            Ok(SignInOutcome {
+                step: SignInStep::SecondFactor(_),
+                ..
+            }) => "second_step",
             Ok(_) => "success",
             Err(e) => e.kind().redirect_code(),
         };
@@ -217,14 +221,13 @@ impl AppState {
     /// Deletes the session behind the token, if any, and voids the browser's pending
     /// second step (docs/api.md §2); a trusted device stays trusted. Idempotent.
     pub async fn logout(&self, token: Option<&str>, meta: &RequestMeta) -> AppResult<()> {
-        let usable = |t: &&str| !t.is_empty() && t.len() <= MAX_TOKEN_LEN;
-        if let Some(t) = token.filter(usable) {
+        if let Some(t) = token.filter(usable_token) {
             self.inner
                 .store
                 .delete_session_by_token(&token_hash(t))
                 .await?;
         }
-        if let Some(t) = meta.two_factor_ticket.as_deref().filter(usable) {
+        if let Some(t) = meta.two_factor_ticket.as_deref().filter(usable_token) {
             self.inner.store.delete_ticket(&token_hash(t)).await?;
         }
         Ok(())

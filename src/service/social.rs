@@ -5,7 +5,7 @@ use url::Url;
 
 use super::commands::{Callback, SocialStart};
 use super::{AppState, Principal, RequestMeta, SignInOutcome, SignInStep};
-use crate::domain::{Email, MAX_TOKEN_LEN, Name, Timestamp, UserId, new_token, token_hash};
+use crate::domain::{Email, Name, Timestamp, UserId, new_token, token_hash, usable_token};
 use crate::error::{AppError, AppResult};
 use crate::oidc::SocialClaims;
 use crate::redirect::with_query;
@@ -109,13 +109,14 @@ impl AppState {
             .providers
             .get(provider)
             .ok_or_else(|| AppError::not_found("There is no such sign-in provider."))?;
-        let usable = |s: &&str| !s.is_empty() && s.len() <= MAX_TOKEN_LEN;
         let state = q
             .state
             .as_deref()
-            .filter(usable)
+            .filter(usable_token)
             .ok_or_else(AppError::invalid_state)?;
-        let binding = binding.filter(usable).ok_or_else(AppError::invalid_state)?;
+        let binding = binding
+            .filter(usable_token)
+            .ok_or_else(AppError::invalid_state)?;
         // Single use, unexpired, bound to this provider and to this browser: a
         // replayed, expired, tampered, other provider's or other browser's state
         // finds nothing.

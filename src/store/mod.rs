@@ -23,6 +23,7 @@ pub use account::{EmailChanged, NewEmailChange};
 mod lockout;
 mod pool;
 mod rows;
+mod second_step;
 mod sessions;
 mod social;
 mod sqlite_read;
@@ -30,10 +31,8 @@ mod sqlite_read;
 mod store_tests;
 mod tokens;
 mod two_factor;
-pub use two_factor::{
-    CodeFailure, HARD_LOCK_FAILURES, NewBackupCode, NewTicket, TICKET_MAX_FAILURES, TicketRow,
-    TwoFactorRow,
-};
+pub use second_step::{NewTicket, TICKET_MAX_FAILURES, TicketRow};
+pub use two_factor::{CodeFailure, HARD_LOCK_FAILURES, NewBackupCode, TwoFactorRow};
 mod users;
 mod workspaces;
 

@@ -1,8 +1,8 @@
 //! Two-factor state (docs/api.md §8): the authenticator and its enrollment, the code
-//! failure count and lock, backup codes, sign-in tickets and trusted devices. Every
-//! rule that must hold under concurrency is one conditional statement: a step is
+//! failure count and lock, backup codes (tickets and trusted devices: `second_step`).
+//! Every rule that must hold under concurrency is one conditional statement: a step is
 //! accepted only when later than the last (§8.4), a backup code is used only while
-//! unused (§8.2), a ticket is claimed by one verify at a time (§8.3).
+//! unused (§8.2).
 
 use super::*;
 
@@ -46,29 +46,6 @@ pub struct NewBackupCode {
     pub hash: String,
 }
 
-/// A sign-in waiting for its second step.
-pub struct NewTicket<'a> {
-    pub token_hash: &'a TokenHash,
-    pub user_id: &'a UserId,
-    pub persistent: bool,
-    pub ip_address: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
-    pub first_factor: &'a str,
-    pub expires_at: Timestamp,
-}
-
-/// A claimed ticket: what the session it makes keeps from the sign-in.
-#[derive(Debug, Clone)]
-pub struct TicketRow {
-    pub user_id: UserId,
-    pub persistent: bool,
-    pub ip_address: Option<String>,
-    pub user_agent: Option<String>,
-    pub first_factor: String,
-}
-
-/// Rejected codes at which a ticket is void (§8.3 rule 6).
-pub const TICKET_MAX_FAILURES: i64 = 5;
 /// Wrong confirmation codes at which an enrollment is void (§8.1 rule 4).
 pub const ENROLLMENT_MAX_FAILURES: i64 = 5;
 /// Rejected codes at which the second factor locks until a password reset (§8.5).
@@ -190,14 +167,18 @@ impl Store {
     }
 
     /// Accepts TOTP `step` for the user only when it is later than the last accepted
-    /// one (RFC 6238 §5.2): of two concurrent submissions of one code, one passes.
+    /// one (RFC 6238 §5.2): of two concurrent submissions of one code, one passes. Not
+    /// while the second factor is locked: a right code still in flight when concurrent
+    /// wrong ones start a lock is refused (§8.5).
     pub async fn accept_step(&self, user_id: &UserId, step: i64) -> sqlx::Result<bool> {
         let done = sqlx::query(
             "UPDATE two_factor SET last_step = $2 \
-             WHERE user_id = $1 AND secret IS NOT NULL AND last_step < $2",
+             WHERE user_id = $1 AND secret IS NOT NULL AND last_step < $2 \
+             AND hard_locked = 0 AND (locked_until IS NULL OR locked_until <= $3)",
         )
         .bind(user_id.as_str())
         .bind(step)
+        .bind(Timestamp::now().millis())
         .execute(&*self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -326,14 +307,18 @@ impl Store {
             .collect()
     }
 
-    /// Uses a backup code, once: of two concurrent uses one gets `true`.
+    /// Uses a backup code, once: of two concurrent uses one gets `true`; never while
+    /// the second factor is locked (as `accept_step`).
     pub async fn use_backup_code(&self, id: &str) -> sqlx::Result<bool> {
-        let done =
-            sqlx::query("UPDATE backup_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL")
-                .bind(id)
-                .bind(Timestamp::now().millis())
-                .execute(&*self.pool())
-                .await?;
+        let done = sqlx::query(
+            "UPDATE backup_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = backup_codes.user_id \
+             AND (t.hard_locked <> 0 OR t.locked_until > $2))",
+        )
+        .bind(id)
+        .bind(Timestamp::now().millis())
+        .execute(&*self.pool())
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -344,130 +329,6 @@ impl Store {
             .fetch_one(&*self.pool())
             .await?
             .try_get("n")
-    }
-
-    pub async fn insert_ticket(&self, t: NewTicket<'_>) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO two_factor_tickets (token_hash, user_id, persistent, ip_address, \
-             user_agent, first_factor, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(t.token_hash.as_str())
-        .bind(t.user_id.as_str())
-        .bind(i64::from(t.persistent))
-        .bind(t.ip_address)
-        .bind(t.user_agent)
-        .bind(t.first_factor)
-        .bind(t.expires_at.millis())
-        .execute(&*self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Claims an unexpired, unclaimed ticket for one verify: while claimed, every other
-    /// verify of it finds nothing (so attempts on one ticket never run in parallel).
-    pub async fn claim_ticket(&self, hash: &TokenHash) -> sqlx::Result<Option<TicketRow>> {
-        let row = sqlx::query(
-            "UPDATE two_factor_tickets SET claimed = 1 \
-             WHERE token_hash = $1 AND claimed = 0 AND expires_at > $2 \
-             RETURNING user_id, persistent, ip_address, user_agent, first_factor",
-        )
-        .bind(hash.as_str())
-        .bind(Timestamp::now().millis())
-        .fetch_optional(&*self.pool())
-        .await?;
-        row.map(|r| {
-            Ok(TicketRow {
-                user_id: UserId::new(r.try_get("user_id")?),
-                persistent: r.try_get::<i64, _>("persistent")? != 0,
-                ip_address: r.try_get("ip_address")?,
-                user_agent: r.try_get("user_agent")?,
-                first_factor: r.try_get("first_factor")?,
-            })
-        })
-        .transpose()
-    }
-
-    /// Gives a claimed ticket back; with `failed`, counts a rejected code against it,
-    /// and the fifth voids it.
-    pub async fn release_ticket(&self, hash: &TokenHash, failed: bool) -> sqlx::Result<()> {
-        sqlx::query(
-            "UPDATE two_factor_tickets SET claimed = 0, failures = failures + $2 \
-             WHERE token_hash = $1",
-        )
-        .bind(hash.as_str())
-        .bind(i64::from(failed))
-        .execute(&*self.pool())
-        .await?;
-        sqlx::query("DELETE FROM two_factor_tickets WHERE token_hash = $1 AND failures >= $2")
-            .bind(hash.as_str())
-            .bind(TICKET_MAX_FAILURES)
-            .execute(&*self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Ends a ticket (used, or voided by logout).
-    pub async fn delete_ticket(&self, hash: &TokenHash) -> sqlx::Result<()> {
-        sqlx::query("DELETE FROM two_factor_tickets WHERE token_hash = $1")
-            .bind(hash.as_str())
-            .execute(&*self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn insert_trusted_device(
-        &self,
-        hash: &TokenHash,
-        user_id: &UserId,
-        expires_at: Timestamp,
-    ) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO trusted_devices (token_hash, user_id, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(hash.as_str())
-        .bind(user_id.as_str())
-        .bind(expires_at.millis())
-        .bind(Timestamp::now().millis())
-        .execute(&*self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Rotates a valid trusted device of `user_id` to a new token with the same expiry
-    /// (§8.6 rule 3); `None` for another user's, an expired or an unknown token.
-    pub async fn rotate_trusted_device(
-        &self,
-        old: &TokenHash,
-        new: &TokenHash,
-        user_id: &UserId,
-    ) -> sqlx::Result<Option<Timestamp>> {
-        let row = sqlx::query(
-            "UPDATE trusted_devices SET token_hash = $2 \
-             WHERE token_hash = $1 AND user_id = $3 AND expires_at > $4 RETURNING expires_at",
-        )
-        .bind(old.as_str())
-        .bind(new.as_str())
-        .bind(user_id.as_str())
-        .bind(Timestamp::now().millis())
-        .fetch_optional(&*self.pool())
-        .await?;
-        row.map(|r| r.try_get::<i64, _>("expires_at").map(Timestamp))
-            .transpose()
-    }
-
-    /// Forgets the user's trusted devices except the one `keep` names (this browser's).
-    pub async fn forget_trusted_devices(
-        &self,
-        user_id: &UserId,
-        keep: Option<&TokenHash>,
-    ) -> sqlx::Result<()> {
-        sqlx::query("DELETE FROM trusted_devices WHERE user_id = $1 AND token_hash <> $2")
-            .bind(user_id.as_str())
-            .bind(keep.map_or("", TokenHash::as_str))
-            .execute(&*self.pool())
-            .await?;
-        Ok(())
     }
 }
 

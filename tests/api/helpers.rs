@@ -260,6 +260,22 @@ impl TestApp {
         r.token()
     }
 
+    /// Resets the password of `email` through the mailed link (the `n`th reset email).
+    pub async fn reset_password(&self, email: &str, new_password: &str, n: usize) {
+        self.post("/auth/forget-password", json!({"email": email}), None)
+            .await;
+        let link = self.wait_link(email, "reset-password", n).await;
+        let token = query_param(&link, "token").unwrap();
+        let r = self
+            .post(
+                "/auth/reset-password",
+                json!({"token": token, "newPassword": new_password}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
     pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
         self.post(
             "/auth/sign-in/email",

@@ -4,6 +4,7 @@
 mod account_deletion;
 mod accounts;
 mod authenticator;
+mod code_limits;
 mod connections;
 mod email_change;
 mod forwarded;
@@ -24,5 +25,6 @@ mod social;
 mod social_binding;
 mod step_up;
 mod tooling;
+mod trusted_devices;
 mod two_factor;
 mod unverified;

@@ -211,6 +211,32 @@ async fn the_fifth_wrong_code_voids_the_ticket_and_logout_voids_it_too() {
     assert_eq!(r.body["reason"], "INVALID_TICKET");
 }
 
+/// Sends every `(path, body)` at once; the (status, body) of each.
+async fn all_at_once(
+    app: &TestApp,
+    requests: Vec<(&str, serde_json::Value)>,
+) -> Vec<(u16, serde_json::Value)> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|(path, body)| {
+            let req = app.client.post(app.url(path)).json(&body);
+            tokio::spawn(async move {
+                let r = req.send().await.unwrap();
+                let status = r.status().as_u16();
+                (
+                    status,
+                    r.json::<serde_json::Value>().await.unwrap_or_default(),
+                )
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 #[tokio::test]
 async fn concurrent_verifies_of_one_ticket_make_one_session() {
     let app = spawn_app().await;
@@ -218,22 +244,19 @@ async fn concurrent_verifies_of_one_ticket_make_one_session() {
     for code in [auth.code().await, codes[1].clone()] {
         let ticket = first_step(&app, "race@example.com", PASSWORD).await;
         let body = json!({"ticket": ticket, "code": code});
-        let statuses = app
-            .concurrent(8, || {
-                app.client
-                    .post(app.url("/auth/two-factor/verify"))
-                    .json(&body)
-            })
-            .await;
+        let answers = all_at_once(&app, vec![("/auth/two-factor/verify", body); 8]).await;
         assert_eq!(
-            statuses.iter().filter(|s| **s == 200).count(),
+            answers.iter().filter(|(s, _)| *s == 200).count(),
             1,
-            "{statuses:?}"
+            "{answers:?}"
         );
-        assert!(
-            statuses.iter().all(|s| [200, 401].contains(s)),
-            "{statuses:?}"
-        );
+        for (status, body) in answers.iter().filter(|(s, _)| *s != 200) {
+            assert_eq!(
+                (*status, body["reason"].as_str()),
+                (401, Some("INVALID_TICKET")),
+                "{body}"
+            );
+        }
     }
     assert_eq!(
         app.sql_count("SELECT COUNT(*) AS n FROM sessions").await,
@@ -243,9 +266,53 @@ async fn concurrent_verifies_of_one_ticket_make_one_session() {
 }
 
 #[tokio::test]
+async fn one_code_on_concurrent_tickets_through_both_doors_passes_once() {
+    let app = spawn_app().await;
+    let (_, mut auth, _) = user_with_2fa(&app, "steprace@example.com").await;
+    let code = auth.code().await;
+    let mut requests = Vec::new();
+    for i in 0..6 {
+        let ticket = first_step(&app, "steprace@example.com", PASSWORD).await;
+        requests.push(if i % 2 == 0 {
+            ("/auth/two-factor/verify", json!({"ticket": ticket, "code": code}))
+        } else {
+            (
+                "/graphql",
+                json!({
+                    "query": "mutation($t: String, $c: String!) { verifyTwoFactor(input: {ticket: $t, code: $c}) { token } }",
+                    "variables": {"t": ticket, "c": code},
+                }),
+            )
+        });
+    }
+    let answers = all_at_once(&app, requests).await;
+    let passed = answers
+        .iter()
+        .filter(|(s, b)| {
+            *s == 200
+                && (b["token"].is_string() || b["data"]["verifyTwoFactor"]["token"].is_string())
+        })
+        .count();
+    assert_eq!(passed, 1, "{answers:?}");
+    for (_, b) in &answers {
+        if b["token"].is_string() || b["data"]["verifyTwoFactor"]["token"].is_string() {
+            continue;
+        }
+        let reason = b["reason"]
+            .as_str()
+            .or(b["errors"][0]["extensions"]["reason"].as_str());
+        assert_eq!(
+            reason,
+            Some("INVALID_CODE"),
+            "a replayed step is a wrong code: {b}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn concurrent_uses_of_one_backup_code_succeed_once() {
     let app = spawn_app().await;
-    let (_, mut auth, codes) = user_with_2fa(&app, "bcrace@example.com").await;
+    let (_, _, codes) = user_with_2fa(&app, "bcrace@example.com").await;
     let mut tickets = Vec::new();
     for _ in 0..6 {
         tickets.push(first_step(&app, "bcrace@example.com", PASSWORD).await);
@@ -267,372 +334,6 @@ async fn concurrent_uses_of_one_backup_code_succeed_once() {
         }
     }
     assert_eq!(ok, 1);
-    let _ = auth.code().await;
-}
-
-#[tokio::test]
-async fn wrong_codes_lock_the_second_factor_and_the_hundredth_until_a_reset() {
-    let app = spawn_app_with(&[
-        "--two-factor-lockout-threshold",
-        "3",
-        "--two-factor-lockout-secs",
-        "2",
-    ])
-    .await;
-    let (token, mut auth, codes) = user_with_2fa(&app, "lock@example.com").await;
-    let ticket = first_step(&app, "lock@example.com", PASSWORD).await;
-    for i in 0..2 {
-        let r = verify(&app, &ticket, &wrong_code(&auth), json!({})).await;
-        assert_eq!(r.body["reason"], "INVALID_CODE", "{i}");
-    }
-    // A step-up code counts toward the same lock; the failure that starts it is a 401.
-    app.sql("UPDATE sessions SET authenticated_at = 0", &[])
-        .await;
-    let r = app
-        .post(
-            "/auth/reauthenticate",
-            json!({"code": "000-000"}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(r.body["reason"], "INVALID_CODE");
-    app.wait_notice("lock@example.com", "two-factor-locked")
-        .await;
-
-    let r = verify(&app, &ticket, &auth.code().await, json!({})).await;
-    assert_eq!(
-        (r.status.as_u16(), r.body["reason"].as_str()),
-        (423, Some("TWO_FACTOR_LOCKED")),
-        "{}",
-        r.text
-    );
-    assert!(r.header("retry-after").is_some());
-    let r = app.sign_in("lock@example.com", PASSWORD).await;
-    assert_eq!(r.body["reason"], "TWO_FACTOR_LOCKED");
-    assert!(
-        r.set_cookie("two_factor_ticket").is_none(),
-        "no ticket while locked"
-    );
-    let r = app
-        .post(
-            "/auth/reauthenticate",
-            json!({"code": codes[0]}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(r.body["reason"], "TWO_FACTOR_LOCKED");
-    assert_eq!(
-        app.sql_count("SELECT failures AS n FROM two_factor").await,
-        3,
-        "nothing counts while locked"
-    );
-    // The password lockout is separate: the right password reset its count.
-    assert_eq!(
-        app.sql_count("SELECT COUNT(*) AS n FROM sign_in_failures")
-            .await,
-        0
-    );
-
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    // The count goes on after the lock: a right code resets it.
-    let ticket = first_step(&app, "lock@example.com", PASSWORD).await;
-    let r = verify(&app, &ticket, &wrong_code(&auth), json!({})).await;
-    assert_eq!(r.body["reason"], "INVALID_CODE");
-    assert_eq!(
-        app.sql_count("SELECT failures AS n FROM two_factor").await,
-        4
-    );
-    let r = verify(&app, &ticket, &auth.code().await, json!({})).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(
-        app.sql_count("SELECT failures AS n FROM two_factor").await,
-        0
-    );
-
-    // The hundredth rejected code locks until a password reset.
-    app.sql("UPDATE two_factor SET failures = 98", &[]).await;
-    let ticket = first_step(&app, "lock@example.com", PASSWORD).await;
-    let r = verify(&app, &ticket, &wrong_code(&auth), json!({})).await;
-    assert_eq!(
-        r.body["reason"], "INVALID_CODE",
-        "99: a multiple of 3 → a short lock"
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let r = verify(&app, &ticket, &wrong_code(&auth), json!({})).await;
-    assert_eq!(r.body["reason"], "INVALID_CODE", "100");
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let r = app.sign_in("lock@example.com", PASSWORD).await;
-    assert_eq!(r.status, 423, "{}", r.text);
-    assert_eq!(r.body["reason"], "TWO_FACTOR_LOCKED");
-    assert!(r.header("retry-after").is_none());
-
-    // A completed reset lifts it; 2FA stays on.
-    app.post(
-        "/auth/forget-password",
-        json!({"email": "lock@example.com"}),
-        None,
-    )
-    .await;
-    let link = app.wait_link("lock@example.com", "reset-password", 1).await;
-    let reset_token = link
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_string();
-    let r = app
-        .post(
-            "/auth/reset-password",
-            json!({"token": reset_token, "newPassword": OTHER_PASSWORD}),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let ticket = first_step(&app, "lock@example.com", OTHER_PASSWORD).await;
-    let r = verify(&app, &ticket, &auth.code().await, json!({})).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-}
-
-#[tokio::test]
-async fn a_trusted_device_skips_the_step_across_a_sign_out_and_rotates() {
-    let app = spawn_app().await;
-    let (_, mut auth, _) = user_with_2fa(&app, "trust@example.com").await;
-    let ticket = first_step(&app, "trust@example.com", PASSWORD).await;
-    let v = verify(
-        &app,
-        &ticket,
-        &auth.code().await,
-        json!({"trustDevice": true}),
-    )
-    .await;
-    assert_eq!(v.status, 200, "{}", v.text);
-    let device = v.body["trustedDeviceToken"].as_str().unwrap().to_string();
-    let cookie = v.set_cookie("trusted_device").unwrap().to_string();
-    assert!(cookie.starts_with(&format!("trusted_device={device};")));
-    let max_age: i64 = cookie
-        .split("Max-Age=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((2_591_990..=2_592_000).contains(&max_age), "{cookie}");
-
-    // Sign out (the trust stays), sign in with the cookie: no second step.
-    let out = app
-        .send(app.client.post(app.url("/auth/logout")).header(
-            "cookie",
-            format!("session_token={}; trusted_device={device}", v.token()),
-        ))
-        .await;
-    assert!(
-        out.set_cookie("trusted_device").is_none(),
-        "logout keeps the trust"
-    );
-    let sign_in_with = |cookie: String| {
-        app.client
-            .post(app.url("/auth/sign-in/email"))
-            .header("cookie", cookie)
-            .json(&json!({"email": "trust@example.com", "password": PASSWORD}))
-    };
-    let r = app
-        .send(sign_in_with(format!("trusted_device={device}")))
-        .await;
-    assert_eq!(r.body["twoFactorRequired"], false, "{}", r.text);
-    assert_eq!(
-        r.body["session"]["authMethods"],
-        json!(["password", "trusted-device"])
-    );
-    let rotated = r.body["trustedDeviceToken"].as_str().unwrap().to_string();
-    assert_ne!(rotated, device);
-    assert_eq!(
-        r.cookie("trusted_device").as_deref(),
-        Some(rotated.as_str())
-    );
-    let new_age: i64 = r
-        .set_cookie("trusted_device")
-        .unwrap()
-        .split("Max-Age=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(new_age <= max_age, "use never extends the trust");
-
-    // The old value stopped working: the step is asked and the cookie cleared.
-    let r = app
-        .send(sign_in_with(format!("trusted_device={device}")))
-        .await;
-    assert_eq!(r.body["twoFactorRequired"], true);
-    assert_eq!(r.cookie("trusted_device").as_deref(), Some(""));
-    // The body carries it too (GraphQL), and then no cookie is cleared for a bad one.
-    let g = app
-        .gql(
-            "mutation($t: String) { signInEmail(input: {email: \"trust@example.com\", password: \"correct horse battery staple\", trustedDeviceToken: $t}) { twoFactorRequired trustedDeviceToken session { authMethods } } }",
-            json!({"t": rotated}),
-            None,
-        )
-        .await;
-    let s = &g.body["data"]["signInEmail"];
-    assert_eq!(s["twoFactorRequired"], false, "{}", g.text);
-    let third = s["trustedDeviceToken"].as_str().unwrap().to_string();
-    let r = app
-        .post(
-            "/auth/sign-in/email",
-            json!({"email": "trust@example.com", "password": PASSWORD, "trustedDeviceToken": "bogus"}),
-            None,
-        )
-        .await;
-    assert_eq!(r.body["twoFactorRequired"], true);
-    assert!(r.set_cookie("trusted_device").is_none());
-
-    // Another user's device is ignored; a lock does not block a trusted device.
-    let (_, mut auth2, _) = user_with_2fa(&app, "trust2@example.com").await;
-    let r = app
-        .post(
-            "/auth/sign-in/email",
-            json!({"email": "trust2@example.com", "password": PASSWORD, "trustedDeviceToken": third}),
-            None,
-        )
-        .await;
-    assert_eq!(r.body["twoFactorRequired"], true);
-    app.sql("UPDATE two_factor SET hard_locked = 1", &[]).await;
-    let r = app
-        .post(
-            "/auth/sign-in/email",
-            json!({"email": "trust@example.com", "password": PASSWORD, "trustedDeviceToken": third}),
-            None,
-        )
-        .await;
-    assert_eq!(r.body["twoFactorRequired"], false, "{}", r.text);
-    let _ = auth2.code().await;
-}
-
-#[tokio::test]
-async fn revoking_other_sessions_forgets_the_other_devices_but_this_one() {
-    let app = spawn_app().await;
-    let (_, mut auth, _) = user_with_2fa(&app, "forget@example.com").await;
-    let mut devices = Vec::new();
-    let mut sessions = Vec::new();
-    for _ in 0..2 {
-        let ticket = first_step(&app, "forget@example.com", PASSWORD).await;
-        let v = verify(
-            &app,
-            &ticket,
-            &auth.code().await,
-            json!({"trustDevice": true}),
-        )
-        .await;
-        assert_eq!(v.status, 200, "{}", v.text);
-        devices.push(v.body["trustedDeviceToken"].as_str().unwrap().to_string());
-        sessions.push(v.token());
-    }
-    let r = app
-        .send(
-            app.client
-                .post(app.url("/auth/revoke-other-sessions"))
-                .header(
-                    "cookie",
-                    format!(
-                        "session_token={}; trusted_device={}",
-                        sessions[0], devices[0]
-                    ),
-                ),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(
-        app.sql_count("SELECT COUNT(*) AS n FROM trusted_devices")
-            .await,
-        1
-    );
-    let r = app
-        .post(
-            "/auth/sign-in/email",
-            json!({"email": "forget@example.com", "password": PASSWORD, "trustedDeviceToken": devices[0]}),
-            None,
-        )
-        .await;
-    assert_eq!(
-        r.body["twoFactorRequired"], false,
-        "this browser's trust stays"
-    );
-}
-
-#[tokio::test]
-async fn trust_is_ignored_while_trusted_devices_are_off() {
-    let app = spawn_app_with(&["--trusted-device-secs", "0"]).await;
-    let (_, mut auth, _) = user_with_2fa(&app, "notrust@example.com").await;
-    let ticket = first_step(&app, "notrust@example.com", PASSWORD).await;
-    let v = verify(
-        &app,
-        &ticket,
-        &auth.code().await,
-        json!({"trustDevice": true}),
-    )
-    .await;
-    assert_eq!(v.status, 200, "{}", v.text);
-    assert!(v.body.get("trustedDeviceToken").is_none());
-    assert!(v.set_cookie("trusted_device").is_none());
-}
-
-#[tokio::test]
-async fn a_password_reset_keeps_2fa_and_voids_tickets_and_devices() {
-    let app = spawn_app().await;
-    let (_, mut auth, _) = user_with_2fa(&app, "keep@example.com").await;
-    let ticket = first_step(&app, "keep@example.com", PASSWORD).await;
-    let v = verify(
-        &app,
-        &ticket,
-        &auth.code().await,
-        json!({"trustDevice": true}),
-    )
-    .await;
-    let device = v.body["trustedDeviceToken"].as_str().unwrap().to_string();
-    let pending = first_step(&app, "keep@example.com", PASSWORD).await;
-    app.post(
-        "/auth/forget-password",
-        json!({"email": "keep@example.com"}),
-        None,
-    )
-    .await;
-    let link = app.wait_link("keep@example.com", "reset-password", 1).await;
-    let reset_token = link
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_string();
-    let r = app
-        .post(
-            "/auth/reset-password",
-            json!({"token": reset_token, "newPassword": OTHER_PASSWORD}),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200);
-    let r = verify(&app, &pending, &auth.code().await, json!({})).await;
-    assert_eq!(r.body["reason"], "INVALID_TICKET");
-    let r = app
-        .post(
-            "/auth/sign-in/email",
-            json!({"email": "keep@example.com", "password": OTHER_PASSWORD, "trustedDeviceToken": device}),
-            None,
-        )
-        .await;
-    assert_eq!(
-        r.body["twoFactorRequired"], true,
-        "2FA stays on; the device is forgotten"
-    );
 }
 
 #[tokio::test]
@@ -670,13 +371,45 @@ async fn a_social_sign_in_asks_the_second_step_without_putting_the_ticket_in_a_u
             app.client
                 .post(app.url("/auth/two-factor/verify"))
                 .header("cookie", format!("two_factor_ticket={ticket}"))
-                .json(&json!({"code": auth.code().await})),
+                .json(&json!({"code": auth.code().await, "trustDevice": true})),
         )
         .await;
     assert_eq!(v.status, 200, "{}", v.text);
     assert_eq!(
         v.body["session"]["authMethods"],
         json!(["oidc:test", "totp"])
+    );
+    let device = v.body["trustedDeviceToken"].as_str().unwrap().to_string();
+
+    // The trusted browser skips the step at the callback too; the trust rotates.
+    let start = app
+        .post("/auth/sign-in/social", json!({"provider": "test"}), None)
+        .await;
+    let url = start.body["url"].as_str().unwrap().to_string();
+    let cb = login_from(
+        &start,
+        &url,
+        &login("sub-2fa", "social2fa@example.com", true),
+    )
+    .await;
+    let r = app
+        .send(app.client.get(app.url(&path_of(&cb.url))).header(
+            "cookie",
+            format!("oauth_state={}; trusted_device={device}", cb.binding),
+        ))
+        .await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{PUBLIC}/").as_str()),
+        "{}",
+        r.text
+    );
+    let rotated = r.cookie("trusted_device").unwrap();
+    assert!(!rotated.is_empty() && rotated != device);
+    let session = app.get("/auth/session", Some(&r.token())).await;
+    assert_eq!(
+        session.body["session"]["authMethods"],
+        json!(["oidc:test", "trusted-device"])
     );
 
     // Step 2 (a known subject), with its own landing, through GraphQL's start.
@@ -738,4 +471,61 @@ async fn a_social_sign_in_asks_the_second_step_without_putting_the_ticket_in_a_u
         Some(format!("{PUBLIC}/oops?error=TWO_FACTOR_LOCKED").as_str())
     );
     assert!(r.set_cookie("two_factor_ticket").is_none());
+    // Without an error landing, the callback answers the 423 itself.
+    let r = sign_in_social(&app, &login("sub-2fa", "social2fa@example.com", true)).await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["reason"].as_str()),
+        (423, Some("TWO_FACTOR_LOCKED"))
+    );
+}
+
+#[tokio::test]
+async fn the_ticket_is_stored_as_its_hash_and_keeps_the_sign_in_s_remember_me() {
+    let app = spawn_app().await;
+    let (_, mut auth, _) = user_with_2fa(&app, "remember@example.com").await;
+    let r = app
+        .post(
+            "/auth/sign-in/email",
+            json!({"email": "remember@example.com", "password": PASSWORD, "rememberMe": false}),
+            None,
+        )
+        .await;
+    let ticket = r.body["twoFactor"]["ticket"].as_str().unwrap().to_string();
+    let stored = app
+        .sql_text("SELECT token_hash FROM two_factor_tickets", &[])
+        .await;
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(ticket.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(stored, hex);
+    // GraphQL sets and clears the same cookies as REST.
+    let v = app
+        .send(
+            app.client
+                .post(app.url("/graphql"))
+                .header("cookie", format!("two_factor_ticket={ticket}"))
+                .json(&json!({
+                    "query": "mutation($c: String!) { verifyTwoFactor(input: {code: $c, trustDevice: true}) { session { expiresAt } trustedDeviceToken } }",
+                    "variables": {"c": auth.code().await},
+                })),
+        )
+        .await;
+    let s = &v.body["data"]["verifyTwoFactor"];
+    assert!(s["trustedDeviceToken"].is_string(), "{}", v.text);
+    assert_eq!(
+        v.cookie("trusted_device").as_deref(),
+        s["trustedDeviceToken"].as_str()
+    );
+    assert_eq!(v.cookie("two_factor_ticket").as_deref(), Some(""));
+    let session = v.session_cookie().unwrap();
+    assert!(
+        !session.contains("Max-Age"),
+        "rememberMe: false kept: {session}"
+    );
+    let expires = chrono::DateTime::parse_from_rfc3339(s["session"]["expiresAt"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert!(expires - chrono::Utc::now().timestamp() <= 86_400);
 }

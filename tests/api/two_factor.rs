@@ -299,9 +299,22 @@ async fn enroll_backup_codes_and_disable_need_a_step_up_and_check_their_conditio
         .as_str()
         .unwrap()
         .to_string();
-    let other = verify(&app, &other_ticket, &auth.code().await, json!({}))
-        .await
-        .token();
+    // A trusted device and a pending second step, which disable must remove.
+    let other = verify(
+        &app,
+        &other_ticket,
+        &auth.code().await,
+        json!({"trustDevice": true}),
+    )
+    .await
+    .token();
+    first_step(&app, "stepup2fa@example.com", PASSWORD).await;
+    for table in ["two_factor_tickets", "trusted_devices"] {
+        let n = app
+            .sql_count(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .await;
+        assert_eq!(n, 1, "{table} before disable");
+    }
     make_stale(&app).await;
     let d = app
         .gql(
@@ -440,9 +453,32 @@ async fn the_operator_resets_two_factor_and_unlocks_a_lasting_lock() {
         "a lasting lock has no end to announce"
     );
 
+    for _ in 0..6 {
+        app.sign_in("opreset@example.com", "a wrong password for the lock")
+            .await;
+    }
+    assert_eq!(
+        app.sign_in("opreset@example.com", PASSWORD).await.status,
+        423
+    );
     let out = crate::account_deletion::operator(&app, &["unlock", "opreset@example.com"]);
     assert!(out.status.success(), "{out:?}");
+    // Both locks lifted, both counts reset.
     first_step(&app, "opreset@example.com", PASSWORD).await;
+    assert_eq!(
+        app.sql_count("SELECT failures AS n FROM two_factor").await,
+        0
+    );
+    assert_eq!(
+        app.sql_count("SELECT hard_locked AS n FROM two_factor")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) AS n FROM sign_in_failures")
+            .await,
+        0
+    );
 
     let out = crate::account_deletion::operator(&app, &["reset-two-factor", "opreset@example.com"]);
     assert!(out.status.success(), "{out:?}");
@@ -464,5 +500,53 @@ async fn the_operator_resets_two_factor_and_unlocks_a_lasting_lock() {
             0,
             "{table}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_new_enrollment_replaces_a_pending_one_and_codes_are_stored_as_argon2id() {
+    let app = spawn_app().await;
+    let token = app.verified_user("again@example.com").await;
+    let first = app
+        .post("/auth/two-factor/totp/enroll", json!({}), Some(&token))
+        .await;
+    let second = app
+        .post("/auth/two-factor/totp/enroll", json!({}), Some(&token))
+        .await;
+    let mut old = Authenticator::new(first.body["secret"].as_str().unwrap());
+    let mut new = Authenticator::new(second.body["secret"].as_str().unwrap());
+    let r = app
+        .post(
+            "/auth/two-factor/totp/confirm",
+            json!({"code": old.code().await}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        r.body["reason"], "INVALID_CODE",
+        "the replaced enrollment's code"
+    );
+    let r = app
+        .post(
+            "/auth/two-factor/totp/confirm",
+            json!({"code": new.code().await}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shown = r.body["backupCodes"].as_array().unwrap().clone();
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) AS n FROM backup_codes WHERE code_hash LIKE '$argon2id$%'")
+            .await,
+        10
+    );
+    for code in &shown {
+        let code = code.as_str().unwrap().replace('-', "");
+        let n = app
+            .sql_count(&format!(
+                "SELECT COUNT(*) AS n FROM backup_codes WHERE code_hash LIKE '%{code}%'"
+            ))
+            .await;
+        assert_eq!(n, 0, "a code is never stored as it is");
     }
 }

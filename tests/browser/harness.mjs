@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
@@ -79,6 +80,22 @@ export function startLatch({ work, port, appUrl, outbox, env = {} }) {
     },
   });
   return waitHttp(`${latch}/healthz`);
+}
+
+/** latch and the demo dashboard on free ports, latch with a fresh database in a new
+ * folder (`prefix`) and `env` added: { latch, dash, app (the dashboard's address naming
+ * latch), outbox }. */
+export async function startDashboard(prefix, env = {}) {
+  const [latchPort, dashPort] = await Promise.all([freePort(), freePort()]);
+  const latch = `http://127.0.0.1:${latchPort}`;
+  const dash = `http://127.0.0.1:${dashPort}`;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const outbox = path.join(work, 'outbox');
+  await startLatch({ work, port: latchPort, appUrl: dash, outbox, env });
+  start('python3', ['-m', 'http.server', String(dashPort), '--bind', '127.0.0.1', '--directory',
+    path.join(root, 'examples/dashboard')], {}, true);
+  await waitHttp(`${dash}/index.html`);
+  return { latch, dash, app: `${dash}/?latch=${encodeURIComponent(latch)}`, outbox };
 }
 
 /** Headless Debian Chromium (CHROMIUM, default /usr/bin/chromium). */

@@ -6,28 +6,15 @@
 // Needs what dashboard.test.mjs needs (LATCH_BIN, Debian's chromium, npm ci here).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { root, shots, freePort, waitHttp, start, startLatch, waitLink, launchOptions } from './harness.mjs';
+import { shots, startDashboard, waitLink, launchOptions } from './harness.mjs';
 
 const FRESH_SECS = 3;
 const PASSWORD = 'correct horse battery staple';
 
 test('a person manages profile, devices, email and account from the dashboard', async () => {
-  const [latchPort, dashPort] = await Promise.all([freePort(), freePort()]);
-  const latch = `http://127.0.0.1:${latchPort}`;
-  const dash = `http://127.0.0.1:${dashPort}`;
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'latch-settings-'));
-  const outbox = path.join(work, 'outbox');
-  await startLatch({
-    work, port: latchPort, appUrl: dash, outbox, env: { LATCH_FRESH_AUTH_SECS: String(FRESH_SECS) },
-  });
-  start('python3', ['-m', 'http.server', String(dashPort), '--bind', '127.0.0.1', '--directory',
-    path.join(root, 'examples/dashboard')], {}, true);
-  await waitHttp(`${dash}/index.html`);
-  const app = `${dash}/?latch=${encodeURIComponent(latch)}`;
+  const { latch, dash, app, outbox } = await startDashboard('latch-settings-', { LATCH_FRESH_AUTH_SECS: String(FRESH_SECS) });
 
   const browser = await chromium.launch(launchOptions());
   try {

@@ -9,10 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { root, shots, freePort, waitHttp, start, startLatch, waitLink, launchOptions } from './harness.mjs';
+import { shots, startDashboard, waitLink, launchOptions } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -71,16 +70,7 @@ class Authenticator {
 }
 
 test('a person turns on two-factor, signs in with a code and a backup code, trusts a device, turns it off', async () => {
-  const [latchPort, dashPort] = await Promise.all([freePort(), freePort()]);
-  const latch = `http://127.0.0.1:${latchPort}`;
-  const dash = `http://127.0.0.1:${dashPort}`;
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'latch-2fa-'));
-  const outbox = path.join(work, 'outbox');
-  await startLatch({ work, port: latchPort, appUrl: dash, outbox });
-  start('python3', ['-m', 'http.server', String(dashPort), '--bind', '127.0.0.1', '--directory',
-    path.join(root, 'examples/dashboard')], {}, true);
-  await waitHttp(`${dash}/index.html`);
-  const app = `${dash}/?latch=${encodeURIComponent(latch)}`;
+  const { dash, app, outbox } = await startDashboard('latch-2fa-');
 
   const browser = await chromium.launch(launchOptions());
   try {
