@@ -3,8 +3,8 @@
 -- thread's one connection alternates sign-in and verify, so the verify that follows a
 -- sign-in carries that sign-in's ticket and its user's code.
 --   wrk -t8 -c8 -s bench/second_step.lua URL -- CODES_FILE PASSWORD THREADS
--- CODES_FILE (bench/second_step.py codes): the first step, then "email code code ..."
--- per user. A step is accepted once per user, so the threads share the users out and
+-- CODES_FILE (bench/second_step.py codes): the first step, then "email next code ..."
+-- per user (next: the first step the user has not used). A step is accepted once per user, so the threads share the users out and
 -- take turns over them; a turn with no step left is counted as `dry`.
 local threads = {}
 local count = 0
@@ -28,10 +28,10 @@ function init(args)
   local i = 0
   for line in file:lines() do
     if i % count_all == id then
-      local email, rest = line:match("^(%S+)%s+(.*)$")
+      local email, next, rest = line:match("^(%S+)%s+(%d+)%s+(.*)$")
       local codes = {}
       for c in rest:gmatch("%d+") do table.insert(codes, c) end
-      table.insert(users, { email = email, codes = codes, next = 0 })
+      table.insert(users, { email = email, codes = codes, next = tonumber(next) })
     end
     i = i + 1
   end

@@ -4,7 +4,8 @@
   second_step.py seed URL OUTBOX N    makes N verified users with two-factor on through
                                       the API; prints "email secret step" for each
   second_step.py codes USERS SECS     the codes each user's app shows over the next SECS
-                                      seconds: the first step, then "email code code ..."
+                                      seconds: the first step, then "email next code
+                                      code ..." (next: the first step it has not used)
 
 Codes are computed from the secrets (RFC 6238), as an authenticator app does.
 """
@@ -114,8 +115,8 @@ def codes(users, secs):
     print(first)
     for line in open(users):
         if line.strip():
-            email, secret, _ = line.split()
-            print(email, " ".join(code(secret, s) for s in steps))
+            email, secret, used = line.split()
+            print(email, int(used) + 1, " ".join(code(secret, s) for s in steps))
 
 
 def main():
