@@ -2,10 +2,11 @@
 -- bench/run figure 7. Run with as many threads as connections (wrk -tN -cN): each
 -- thread's one connection alternates sign-in and verify, so the verify that follows a
 -- sign-in carries that sign-in's ticket and its user's code.
---   wrk -t8 -c8 -s bench/second_step.lua URL -- CODES_FILE PASSWORD THREADS
+--   wrk -t8 -c8 -s bench/second_step.lua URL -- CODES_FILE PASSWORD THREADS ROUND ROUNDS
 -- CODES_FILE (bench/second_step.py codes): the first step, then "email next code ..."
--- per user (next: the first step the user has not used). A step is accepted once per user, so the threads share the users out and
--- take turns over them; a turn with no step left is counted as `dry`.
+-- per user (next: the first step the user has not used). A step is accepted once per
+-- user, so the threads share the users out and take turns over them; a turn with no
+-- step left is counted as `dry`.
 local threads = {}
 local count = 0
 
@@ -23,11 +24,14 @@ function init(args)
   local file = assert(io.open(args[1]))
   password = args[2]
   local count_all = tonumber(args[3])
+  -- Each of ROUNDS runs (0-based ROUND) takes its own share of the users, so no run
+  -- replays a step another one spent.
+  local round, rounds = tonumber(args[4]), tonumber(args[5])
   first = tonumber(file:read("*l"))
   users = {}
   local i = 0
   for line in file:lines() do
-    if i % count_all == id then
+    if i % rounds == round and math.floor(i / rounds) % count_all == id then
       local email, next, rest = line:match("^(%S+)%s+(%d+)%s+(.*)$")
       local codes = {}
       for c in rest:gmatch("%d+") do table.insert(codes, c) end

@@ -297,8 +297,9 @@ impl AppState {
         let Some(factor) = right else {
             return Err(self.count_code_failure(user, meta).await?);
         };
-        store.clear_code_failures(&user.id).await?;
+        // The accepted step already started the count over; a backup code does it here.
         if let SecondFactor::BackupCode { remaining } = factor {
+            store.clear_code_failures(&user.id).await?;
             self.send_notice(user, Notice::BackupCodeUsed { remaining }, meta);
         }
         Ok(factor)

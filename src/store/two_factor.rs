@@ -167,12 +167,13 @@ impl Store {
     }
 
     /// Accepts TOTP `step` for the user only when it is later than the last accepted
-    /// one (RFC 6238 §5.2): of two concurrent submissions of one code, one passes. Not
+    /// one (RFC 6238 §5.2), and starts the failure count over (a right code, §8.5): of
+    /// two concurrent submissions of one code, one passes. Not
     /// while the second factor is locked: a right code still in flight when concurrent
     /// wrong ones start a lock is refused (§8.5).
     pub async fn accept_step(&self, user_id: &UserId, step: i64) -> sqlx::Result<bool> {
         let done = sqlx::query(
-            "UPDATE two_factor SET last_step = $2 \
+            "UPDATE two_factor SET last_step = $2, failures = 0 \
              WHERE user_id = $1 AND secret IS NOT NULL AND last_step < $2 \
              AND hard_locked = 0 AND (locked_until IS NULL OR locked_until <= $3)",
         )

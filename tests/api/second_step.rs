@@ -439,6 +439,27 @@ async fn a_social_sign_in_asks_the_second_step_without_putting_the_ticket_in_a_u
     );
     assert!(r.cookie("two_factor_ticket").is_some_and(|t| !t.is_empty()));
 
+    // A link flow of a signed-in user with 2FA on links without a second step (§8.7).
+    let token = v.token();
+    let cb = crate::social::start_and_login(
+        &app,
+        "/auth/link-social",
+        json!({"provider": "test", "callbackURL": "/linked"}),
+        Some(&token),
+        &login("sub-2fa-link", "elsewhere@example.com", false),
+    )
+    .await;
+    let r = callback(&app, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{PUBLIC}/linked").as_str()),
+        "{}",
+        r.text
+    );
+    assert!(r.set_cookie("two_factor_ticket").is_none());
+    let list = app.get("/auth/linked-accounts", Some(&token)).await;
+    assert!(list.text.contains("sub-2fa-link"), "{}", list.text);
+
     // A foreign twoFactorCallbackURL is refused at the start.
     let bad = app
         .post(
