@@ -69,6 +69,15 @@ impl Reply {
         Some(c[name.len() + 1..].split(';').next()?.to_string())
     }
 
+    /// The `Max-Age` of the `Set-Cookie` for cookie `name`.
+    pub fn cookie_max_age(&self, name: &str) -> Option<i64> {
+        self.set_cookie(name)?
+            .split("; ")
+            .find_map(|attr| attr.strip_prefix("Max-Age="))?
+            .parse()
+            .ok()
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }

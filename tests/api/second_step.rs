@@ -39,15 +39,7 @@ async fn a_right_password_asks_the_second_step_and_verify_makes_the_session() {
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("Path=/") && cookie.contains("SameSite=Lax")
     );
-    let max_age: i64 = cookie
-        .split("Max-Age=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let max_age = r.cookie_max_age("two_factor_ticket").unwrap();
     assert!((295..=300).contains(&max_age), "{cookie}");
     assert_eq!(
         app.get("/auth/session", Some(&ticket)).await.status,

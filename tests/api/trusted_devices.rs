@@ -23,15 +23,7 @@ async fn a_trusted_device_skips_the_step_across_a_sign_out_and_rotates() {
     let device = v.body["trustedDeviceToken"].as_str().unwrap().to_string();
     let cookie = v.set_cookie("trusted_device").unwrap().to_string();
     assert!(cookie.starts_with(&format!("trusted_device={device};")));
-    let max_age: i64 = cookie
-        .split("Max-Age=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let max_age = v.cookie_max_age("trusted_device").unwrap();
     assert!((2_591_990..=2_592_000).contains(&max_age), "{cookie}");
 
     // Sign out (the trust stays), sign in with the cookie: no second step.
@@ -65,17 +57,7 @@ async fn a_trusted_device_skips_the_step_across_a_sign_out_and_rotates() {
         r.cookie("trusted_device").as_deref(),
         Some(rotated.as_str())
     );
-    let new_age: i64 = r
-        .set_cookie("trusted_device")
-        .unwrap()
-        .split("Max-Age=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let new_age = r.cookie_max_age("trusted_device").unwrap();
     assert!(new_age <= max_age, "use never extends the trust");
 
     // The old value stopped working: the step is asked and the cookie cleared.
