@@ -41,10 +41,6 @@ class Client:
                 self.cookies[name] = rest.split(";")[0]
         return r.status, (json.loads(data) if data else None)
 
-    def get(self, path):
-        self.conn.request("GET", path)
-        r = self.conn.getresponse()
-        return r.status, r.read()
 
 
 class Outbox:

@@ -24,15 +24,9 @@ const NONCE_LEN: usize = 12;
 const CHECK_PLAINTEXT: &[u8] = b"latch key check v1";
 const CHECK_AAD: &[u8] = b"latch key check";
 
-/// The sealing key.
-#[derive(Clone)]
+/// The sealing key; `Debug` prints `SealingKey([redacted])` (see `Secret`).
+#[derive(Clone, Debug)]
 pub struct SealingKey(Secret<[u8; 32]>);
-
-impl std::fmt::Debug for SealingKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SealingKey([redacted])")
-    }
-}
 
 fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD

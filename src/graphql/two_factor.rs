@@ -30,14 +30,11 @@ impl TwoFactorMutation {
         input: inputs::ConfirmTotp,
     ) -> GqlResult<TotpConfirmed> {
         let p = principal(ctx).await?;
-        let backup_codes = state(ctx)
+        state(ctx)
             .confirm_totp(&p, input, &request(ctx).meta)
             .await
-            .map_err(gql)?;
-        Ok(TotpConfirmed {
-            enabled: true,
-            backup_codes,
-        })
+            .map(TotpConfirmed::from)
+            .map_err(gql)
     }
 
     /// The second step of a sign-in: a TOTP or backup code for the ticket.

@@ -128,6 +128,15 @@ impl From<&SignInOutcome> for SignInResult {
     }
 }
 
+impl From<Option<Vec<String>>> for TotpConfirmed {
+    fn from(backup_codes: Option<Vec<String>>) -> Self {
+        TotpConfirmed {
+            enabled: true,
+            backup_codes,
+        }
+    }
+}
+
 impl From<TwoFactorState> for TwoFactorStatus {
     fn from(t: TwoFactorState) -> Self {
         TwoFactorStatus {

@@ -4,7 +4,7 @@
 use crate::secret::Secret;
 
 /// How many codes a set has.
-pub const BACKUP_CODES_PER_SET: usize = 10;
+const BACKUP_CODES_PER_SET: usize = 10;
 /// Crockford's base32, lower case: digits and letters without i, l, o, u.
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const CODE_LEN: usize = 10;

@@ -4,7 +4,7 @@
 mod backup;
 mod totp;
 
-pub use backup::{BACKUP_CODES_PER_SET, BackupCode, new_backup_codes};
+pub use backup::{BackupCode, new_backup_codes};
 pub use totp::{TotpSecret, qr_data_uri, totp_uri_is_valid_issuer};
 
 /// A submitted code, sorted by its shape (§8.3 rule 4): 6 ASCII digits are a TOTP

@@ -68,10 +68,7 @@ async fn confirm_totp(
     let (p, cookies) = principal(&state, &token, &meta).await?;
     let backup_codes = state.confirm_totp(&p, input, &meta).await?;
     Ok(with_cookies(
-        Json(TotpConfirmed {
-            enabled: true,
-            backup_codes,
-        }),
+        Json(TotpConfirmed::from(backup_codes)),
         &cookies,
     ))
 }

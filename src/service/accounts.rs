@@ -160,7 +160,8 @@ impl AppState {
         if self.enabled_two_factor(&user.id).await?.is_some() {
             return Err(AppError::invalid_token());
         }
-        let signed_in = self.start_session(user, true, "email-link", meta).await?;
+        let start = second_step::SessionStart::of(meta, true, vec!["email-link".to_string()]);
+        let signed_in = self.open_session(user, start).await?;
         Ok(Verified {
             signed_in,
             redirect,

@@ -171,11 +171,6 @@ impl AppState {
         &self.inner.cfg
     }
 
-    /// The key that seals second-factor secrets.
-    pub fn sealing_key(&self) -> &SealingKey {
-        &self.inner.key
-    }
-
     /// The configured social providers.
     pub fn providers(&self) -> &Providers {
         &self.inner.providers

@@ -122,7 +122,7 @@ impl AppState {
         self.inner
             .policy
             .check(&new, &email, Some(&p.user.name), "newPassword")?;
-        self.prove_password(p, &current).await?;
+        self.verify_current_password(p, &email, &current).await?;
         let hash = self.inner.hasher.hash(&new).await?;
         let store = &self.inner.store;
         store.set_password(&p.user.id, Some(&hash)).await?;

@@ -63,12 +63,10 @@ impl AppState {
             proof,
         } = self.admit(Flow::ChangeEmail, meta, input).await?;
         if new_email.as_str() == p.user.email {
-            let mut fields = crate::error::FieldErrors::new();
-            fields.insert(
-                "newEmail".into(),
-                vec!["This is already your email address.".into()],
-            );
-            return Err(AppError::validation(fields));
+            return Err(AppError::invalid_field(
+                "newEmail",
+                "This is already your email address.",
+            ));
         }
         let callback = self.redirect(callback_url.as_deref())?;
         self.step_up(p, &proof, meta).await?;

@@ -111,18 +111,6 @@ impl AppState {
         Ok(AppError::invalid_credentials())
     }
 
-    /// Creates a session for a verified user.
-    pub(super) async fn start_session(
-        &self,
-        user: UserRow,
-        remember: bool,
-        method: &str,
-        meta: &RequestMeta,
-    ) -> AppResult<SignedIn> {
-        let start = second_step::SessionStart::of(meta, remember, vec![method.to_string()]);
-        self.open_session(user, start).await
-    }
-
     /// Creates a session with the facts of `start`.
     pub(super) async fn open_session(
         &self,

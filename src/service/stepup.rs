@@ -78,6 +78,17 @@ impl AppState {
     pub(super) async fn prove_password(&self, p: &Principal, password: &Password) -> AppResult<()> {
         let email = Email::parse(&p.user.email, "email")?;
         self.check_lock(&email).await?;
+        self.verify_current_password(p, &email, password).await
+    }
+
+    /// [`Self::prove_password`] once the lock was checked (change-password checks it
+    /// before its policy check, so a locked email is 423 before a 422).
+    pub(super) async fn verify_current_password(
+        &self,
+        p: &Principal,
+        email: &Email,
+        password: &Password,
+    ) -> AppResult<()> {
         let hasher = &self.inner.hasher;
         let ok = match self.inner.store.password_hash(&p.user.id).await? {
             Some(h) => hasher.verify(password, &h).await?,
@@ -89,7 +100,7 @@ impl AppState {
         if ok {
             return Ok(());
         }
-        let err = self.count_failure(&email, &self.inner.cfg).await?;
+        let err = self.count_failure(email, &self.inner.cfg).await?;
         Err(if err.kind() == Kind::AccountLocked {
             err
         } else {

@@ -31,7 +31,7 @@ mod sqlite_read;
 mod store_tests;
 mod tokens;
 mod two_factor;
-pub use second_step::{NewTicket, TICKET_MAX_FAILURES, TicketRow};
+pub use second_step::{NewTicket, TicketRow};
 pub use two_factor::{CodeFailure, HARD_LOCK_FAILURES, NewBackupCode, TwoFactorRow};
 mod users;
 mod workspaces;

@@ -25,7 +25,7 @@ pub struct TicketRow {
 }
 
 /// Rejected codes at which a ticket is void (§8.3 rule 6).
-pub const TICKET_MAX_FAILURES: i64 = 5;
+const TICKET_MAX_FAILURES: i64 = 5;
 
 impl Store {
     pub async fn insert_ticket(&self, t: NewTicket<'_>) -> sqlx::Result<()> {

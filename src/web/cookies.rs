@@ -68,6 +68,11 @@ pub fn refreshed_cookie(
     }
 }
 
+/// `Set-Cookie` value that removes account cookie `name`.
+fn cleared(cfg: &Config, name: &str) -> String {
+    account_cookie(cfg, name, "", Some(0))
+}
+
 /// Seconds from now until `until`, rounded up (a cookie's `Max-Age`).
 fn max_age_until(until: crate::domain::Timestamp) -> i64 {
     let left = until.millis() - crate::domain::Timestamp::now().millis();
@@ -89,7 +94,7 @@ pub fn sign_in_cookies(
         SignInStep::Done(s) => {
             cookies.push(cookie_for_session(cfg, &s.token, &s.session));
             if verified {
-                cookies.push(account_cookie(cfg, TWO_FACTOR_TICKET_COOKIE, "", Some(0)));
+                cookies.push(cleared(cfg, TWO_FACTOR_TICKET_COOKIE));
             }
         }
         SignInStep::SecondFactor(c) => cookies.push(account_cookie(
@@ -106,9 +111,7 @@ pub fn sign_in_cookies(
             token,
             Some(max_age_until(*expires_at)),
         )),
-        DeviceCookie::Clear => {
-            cookies.push(account_cookie(cfg, TRUSTED_DEVICE_COOKIE, "", Some(0)))
-        }
+        DeviceCookie::Clear => cookies.push(cleared(cfg, TRUSTED_DEVICE_COOKIE)),
         DeviceCookie::Keep => {}
     }
     cookies
@@ -122,7 +125,7 @@ pub fn clear_cookie(cfg: &Config) -> String {
 /// `Set-Cookie` values that end a sign-in (logout, revoking one's own session): the
 /// session and a pending second step; a trusted device stays trusted (docs/api.md §2).
 pub fn clear_sign_in_cookies(cfg: &Config) -> [String; 2] {
-    [SESSION_COOKIE, TWO_FACTOR_TICKET_COOKIE].map(|name| account_cookie(cfg, name, "", Some(0)))
+    [SESSION_COOKIE, TWO_FACTOR_TICKET_COOKIE].map(|name| cleared(cfg, name))
 }
 
 /// `Set-Cookie` values that remove every cookie of an account (delete-user,
@@ -133,7 +136,7 @@ pub fn clear_account_cookies(cfg: &Config) -> [String; 3] {
         TWO_FACTOR_TICKET_COOKIE,
         TRUSTED_DEVICE_COOKIE,
     ]
-    .map(|name| account_cookie(cfg, name, "", Some(0)))
+    .map(|name| cleared(cfg, name))
 }
 
 /// Name of the cookie that binds a social sign-in flow to its browser (docs/api.md §6).
