@@ -38,6 +38,12 @@ pub enum Flow {
     VerifyTwoFactor,
     GenerateBackupCodes,
     DisableTwoFactor,
+    PasskeyRegisterOptions,
+    PasskeyVerifyRegistration,
+    /// generate-authenticate-options: the Turnstile-guardable start of a passkey sign-in.
+    PasskeySignIn,
+    /// sign-in/passkey: the assertion (rate limited; the bot check was at its options).
+    PasskeyAssertion,
 }
 
 impl Flow {
@@ -60,6 +66,10 @@ impl Flow {
             Flow::VerifyTwoFactor => "two-factor-verify",
             Flow::GenerateBackupCodes => "generate-backup-codes",
             Flow::DisableTwoFactor => "two-factor-disable",
+            Flow::PasskeyRegisterOptions => "passkey-register-options",
+            Flow::PasskeyVerifyRegistration => "passkey-verify-registration",
+            Flow::PasskeySignIn => "passkey-sign-in",
+            Flow::PasskeyAssertion => "passkey-assertion",
         }
     }
 }

@@ -52,3 +52,5 @@ pub mod store;
 pub mod telemetry;
 /// HTTP plumbing: cookies, tokens, client IP, body rules.
 pub mod web;
+/// The WebAuthn relying party: passkey ceremonies.
+pub mod webauthn;

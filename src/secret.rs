@@ -174,7 +174,9 @@ mod tests {
                 "{:?}",
                 Reauthenticate {
                     password: some(),
-                    code: some()
+                    code: some(),
+                    ceremony_id: None,
+                    credential: Some(async_graphql::Json(serde_json::json!({"id": S})))
                 }
             ),
         );

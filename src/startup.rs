@@ -57,9 +57,7 @@ async fn build_state(cfg: Config) -> anyhow::Result<AppState> {
     let mailer = Mailer::from_config(&cfg)?;
     let guard = Guard::from_config(&cfg)?;
     let providers = Providers::from_config(&cfg)?;
-    Ok(AppState::new(
-        cfg, store, hasher, mailer, guard, providers, key,
-    ))
+    AppState::new(cfg, store, hasher, mailer, guard, providers, key)
 }
 
 impl Application {
@@ -70,6 +68,9 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let bound = listener.local_addr().context("reading the bound address")?;
         let state = build_state(settings.resolve(bound)?).await?;
+        if let Err(why) = &state.config().passkeys.relying_party {
+            tracing::warn!("passkeys are off: {why}");
+        }
         // Discovery runs in the background: a provider that is down is reported and
         // retried, and never keeps latch from serving.
         tokio::spawn(

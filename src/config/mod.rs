@@ -144,6 +144,8 @@ pub struct Settings {
     pub lockout_secs: u64,
     #[command(flatten)]
     pub two_factor: TwoFactorSettings,
+    #[command(flatten)]
+    pub passkeys: PasskeySettings,
     /// Requests per second per client IP on credential operations; 0 turns the limiter off.
     #[arg(long, env = "LATCH_RATE_LIMIT_PER_SEC", default_value_t = 5)]
     pub rate_limit_per_sec: u32,
@@ -296,6 +298,7 @@ pub struct Config {
     pub lockout_window_secs: u64,
     pub lockout_secs: u64,
     pub two_factor: TwoFactor,
+    pub passkeys: Passkeys,
     pub rate_limit_per_sec: u32,
     pub rate_limit_burst: u32,
     pub trusted_proxies: Vec<IpNet>,
@@ -322,6 +325,7 @@ const TURNSTILE_FLOWS: &[&str] = &[
     "change-password",
     "set-password",
     "verify-email",
+    "passkey-sign-in",
 ];
 
 impl Settings {
@@ -372,6 +376,7 @@ impl Settings {
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
             bail!("DATABASE_URL must start with sqlite:// or postgres://");
         }
+        let passkeys = self.passkeys.resolve(&app_url, &allowed_origins)?;
         Ok(Config {
             database_url: self.database_url.clone(),
             bind: self.bind,
@@ -401,6 +406,7 @@ impl Settings {
             lockout_window_secs: self.lockout_window_secs,
             lockout_secs: self.lockout_secs,
             two_factor: self.two_factor.resolve()?,
+            passkeys,
             rate_limit_per_sec: self.rate_limit_per_sec,
             rate_limit_burst: self.rate_limit_burst,
             trusted_proxies,
@@ -483,10 +489,12 @@ fn comma_list<T>(raw: &str, parse: impl Fn(&str) -> anyhow::Result<T>) -> anyhow
 }
 
 mod oidc;
+mod passkeys;
 #[cfg(test)]
 mod tests;
 mod two_factor;
 
+pub use passkeys::{PasskeySettings, Passkeys, RelyingParty};
 pub use two_factor::{TwoFactor, TwoFactorSettings};
 
 pub use oidc::oidc_providers;

@@ -16,6 +16,8 @@ pub enum Kind {
     InvalidCode,
     InvalidTicket,
     NoPendingEnrollment,
+    InvalidCeremony,
+    PasskeyVerificationFailed,
     BotCheckFailed,
     EmailNotVerified,
     InvalidOrigin,
@@ -29,6 +31,8 @@ pub enum Kind {
     PasswordAlreadySet,
     AccountAlreadyLinked,
     TwoFactorNotEnabled,
+    PasskeyAlreadyRegistered,
+    PasskeyLimitReached,
     PayloadTooLarge,
     UnsupportedMediaType,
     Validation,
@@ -42,7 +46,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, for tests that check each one.
-    pub const ALL: [Kind; 32] = [
+    pub const ALL: [Kind; 36] = [
         Kind::BadRequest,
         Kind::InvalidState,
         Kind::ProviderError,
@@ -53,6 +57,8 @@ impl Kind {
         Kind::InvalidCode,
         Kind::InvalidTicket,
         Kind::NoPendingEnrollment,
+        Kind::InvalidCeremony,
+        Kind::PasskeyVerificationFailed,
         Kind::BotCheckFailed,
         Kind::EmailNotVerified,
         Kind::InvalidOrigin,
@@ -66,6 +72,8 @@ impl Kind {
         Kind::PasswordAlreadySet,
         Kind::AccountAlreadyLinked,
         Kind::TwoFactorNotEnabled,
+        Kind::PasskeyAlreadyRegistered,
+        Kind::PasskeyLimitReached,
         Kind::PayloadTooLarge,
         Kind::UnsupportedMediaType,
         Kind::Validation,
@@ -84,7 +92,9 @@ impl Kind {
             | Kind::InvalidState
             | Kind::ProviderError
             | Kind::InvalidToken
-            | Kind::NoPendingEnrollment => StatusCode::BAD_REQUEST,
+            | Kind::NoPendingEnrollment
+            | Kind::InvalidCeremony
+            | Kind::PasskeyVerificationFailed => StatusCode::BAD_REQUEST,
             Kind::Unauthorized
             | Kind::InvalidCredentials
             | Kind::ApiKeyNotAllowed
@@ -102,7 +112,9 @@ impl Kind {
             Kind::UserExists
             | Kind::PasswordAlreadySet
             | Kind::AccountAlreadyLinked
-            | Kind::TwoFactorNotEnabled => StatusCode::CONFLICT,
+            | Kind::TwoFactorNotEnabled
+            | Kind::PasskeyAlreadyRegistered
+            | Kind::PasskeyLimitReached => StatusCode::CONFLICT,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
@@ -127,6 +139,8 @@ impl Kind {
             Kind::InvalidCode => ("UNAUTHORIZED", Some("INVALID_CODE")),
             Kind::InvalidTicket => ("UNAUTHORIZED", Some("INVALID_TICKET")),
             Kind::NoPendingEnrollment => ("BAD_REQUEST", Some("NO_PENDING_ENROLLMENT")),
+            Kind::InvalidCeremony => ("BAD_REQUEST", Some("INVALID_CEREMONY")),
+            Kind::PasskeyVerificationFailed => ("BAD_REQUEST", Some("PASSKEY_VERIFICATION_FAILED")),
             Kind::BotCheckFailed => ("FORBIDDEN", Some("BOT_CHECK_FAILED")),
             Kind::EmailNotVerified => ("FORBIDDEN", Some("EMAIL_NOT_VERIFIED")),
             Kind::InvalidOrigin => ("FORBIDDEN", Some("INVALID_ORIGIN")),
@@ -140,6 +154,8 @@ impl Kind {
             Kind::PasswordAlreadySet => ("CONFLICT", Some("PASSWORD_ALREADY_SET")),
             Kind::AccountAlreadyLinked => ("CONFLICT", Some("ACCOUNT_ALREADY_LINKED")),
             Kind::TwoFactorNotEnabled => ("CONFLICT", Some("TWO_FACTOR_NOT_ENABLED")),
+            Kind::PasskeyAlreadyRegistered => ("CONFLICT", Some("PASSKEY_ALREADY_REGISTERED")),
+            Kind::PasskeyLimitReached => ("CONFLICT", Some("PASSKEY_LIMIT_REACHED")),
             Kind::PayloadTooLarge => ("PAYLOAD_TOO_LARGE", None),
             Kind::UnsupportedMediaType => ("UNSUPPORTED_MEDIA_TYPE", None),
             Kind::Validation => ("VALIDATION_ERROR", None),

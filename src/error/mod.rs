@@ -113,6 +113,31 @@ impl AppError {
             "Two-factor authentication is not on.",
         )
     }
+    /// An unknown, expired, used, other-kind or other-session ceremony (§10).
+    pub fn invalid_ceremony() -> Self {
+        Self::new(
+            Kind::InvalidCeremony,
+            "This passkey request is no longer valid. Start again.",
+        )
+    }
+    pub fn passkey_verification_failed() -> Self {
+        Self::new(
+            Kind::PasskeyVerificationFailed,
+            "The passkey could not be verified.",
+        )
+    }
+    pub fn passkey_already_registered() -> Self {
+        Self::new(
+            Kind::PasskeyAlreadyRegistered,
+            "This passkey is already registered.",
+        )
+    }
+    pub fn passkey_limit_reached() -> Self {
+        Self::new(
+            Kind::PasskeyLimitReached,
+            "You hold the most passkeys allowed. Remove one first.",
+        )
+    }
     /// 423 for the second factor: `Retry-After` while the lock has an end; none while
     /// it lasts until a password reset (docs/api.md §3, §8.5).
     pub fn two_factor_locked(retry_after: Option<u64>) -> Self {

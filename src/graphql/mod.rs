@@ -30,6 +30,7 @@ mod fast;
 mod http;
 mod limits;
 mod ops;
+mod passkeys;
 mod passwords;
 pub(crate) mod plain;
 mod schema_description;
@@ -137,6 +138,7 @@ pub struct QueryRoot(
     social::LinkedQuery,
     ops::OpsQuery,
     account::AccountQuery,
+    passkeys::PasskeysQuery,
 );
 
 // Mutations, one part per area (accounts has two, to keep the SDL's order).
@@ -149,4 +151,5 @@ pub struct MutationRoot(
     social::SocialMutation,
     account::AccountMutation,
     two_factor::TwoFactorMutation,
+    passkeys::PasskeyMutation,
 );

@@ -21,6 +21,13 @@ pub struct Reauthenticate {
     /// A TOTP code or an unused backup code.
     #[serde(default)]
     pub code: Option<String>,
+    /// A ceremony from generate-authenticate-options, with `credential`.
+    #[serde(default)]
+    pub ceremony_id: Option<String>,
+    /// An assertion by one of the user's passkeys (`credential.toJSON()`).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<async_graphql::Json<serde_json::Value>>,
 }
 
 /// `POST /auth/delete-user`: the step-up proofs, when the session is not fresh.
@@ -133,7 +140,18 @@ macro_rules! proof_submission {
 }
 pub(crate) use proof_submission;
 
-proof_submission!(Reauthenticate, DeleteUser);
+proof_submission!(DeleteUser);
+
+impl Submission<Proof> for Reauthenticate {
+    fn turnstile_token(&self) -> Option<&str> {
+        None
+    }
+    fn into_command(self, _: &Policy) -> AppResult<Proof> {
+        let mut proof = Proof::new(self.password.as_deref(), self.code.as_deref());
+        proof.passkey = super::passkeys::assertion(self.ceremony_id, self.credential)?;
+        Ok(proof)
+    }
+}
 
 impl Submission<EmailChange> for ChangeEmail {
     fn turnstile_token(&self) -> Option<&str> {
@@ -148,7 +166,7 @@ impl Submission<EmailChange> for ChangeEmail {
     }
 }
 
-crate::debug_redacted!(Reauthenticate {  } hiding { password, code });
+crate::debug_redacted!(Reauthenticate { ceremony_id } hiding { password, code, credential });
 crate::debug_redacted!(DeleteUser {  } hiding { password, code });
 crate::debug_redacted!(ChangeEmail { new_email, callback_url } hiding { password, code });
 crate::debug_redacted!(ConfirmEmailChange {  } hiding { token });

@@ -210,6 +210,8 @@ crate::debug_redacted!(CallbackQuery { error, iss } hiding { code, state });
 
 mod account;
 mod parse;
+mod passkeys;
 mod two_factor;
 pub use account::*;
+pub use passkeys::*;
 pub use two_factor::*;

@@ -26,6 +26,8 @@ pub enum Notice {
         remaining: i64,
     },
     TwoFactorLocked,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 /// What to advise when the reader did not do it.
@@ -51,6 +53,8 @@ impl Notice {
             Notice::BackupCodesRegenerated => "backup-codes-regenerated",
             Notice::BackupCodeUsed { .. } => "backup-code-used",
             Notice::TwoFactorLocked => "two-factor-locked",
+            Notice::PasskeyAdded => "passkey-added",
+            Notice::PasskeyRemoved => "passkey-removed",
         }
     }
 
@@ -119,6 +123,16 @@ impl Notice {
             Notice::TwoFactorLocked => (
                 "Two-factor sign-in is locked",
                 "Too many wrong two-factor codes were entered for your account, so codes are refused for a while.",
+                Advice::ResetPassword,
+            ),
+            Notice::PasskeyAdded => (
+                "A passkey was added to your account",
+                "A passkey was added to your account: it can now sign in without your password.",
+                Advice::ResetPassword,
+            ),
+            Notice::PasskeyRemoved => (
+                "A passkey was removed from your account",
+                "A passkey was removed from your account: it no longer signs in.",
                 Advice::ResetPassword,
             ),
         };

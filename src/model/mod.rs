@@ -318,6 +318,8 @@ impl From<Methods> for SignInMethods {
 }
 
 mod account;
+mod passkey;
 mod two_factor;
 pub use account::*;
+pub use passkey::*;
 pub use two_factor::*;

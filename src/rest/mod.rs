@@ -27,6 +27,7 @@ use crate::web::{
 mod account;
 mod accounts;
 mod ops;
+mod passkeys;
 mod passwords;
 mod sessions;
 mod social;
@@ -49,6 +50,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(passwords::routes())
         .merge(social::routes())
         .merge(two_factor::routes())
+        .merge(passkeys::routes())
         .merge(ops::routes())
         .split_for_parts()
 }

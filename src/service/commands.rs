@@ -96,6 +96,8 @@ pub struct Proof {
     pub password: Option<Password>,
     /// A TOTP code or a backup code.
     pub code: Option<String>,
+    /// A passkey assertion (reauthenticate only).
+    pub passkey: Option<PasskeyAssertion>,
 }
 
 impl Proof {
@@ -103,12 +105,73 @@ impl Proof {
         Proof {
             password: password.map(Password::new),
             code: code.map(str::to_string),
+            passkey: None,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.password.is_none() && self.code.is_none()
+        self.password.is_none() && self.code.is_none() && self.passkey.is_none()
     }
+}
+
+/// A passkey's answer to a sign-in ceremony (docs/api.md §10.2).
+pub struct PasskeyAssertion {
+    pub ceremony_id: String,
+    pub credential: Box<webauthn_rs::prelude::PublicKeyCredential>,
+}
+
+/// `sign-in/passkey`.
+pub struct PasskeySignIn {
+    pub assertion: PasskeyAssertion,
+    pub remember_me: bool,
+}
+
+/// `passkey/verify-registration`.
+pub struct PasskeyRegistration {
+    pub ceremony_id: String,
+    pub credential: Box<webauthn_rs::prelude::RegisterPublicKeyCredential>,
+    pub name: String,
+}
+
+/// `passkey/update-passkey`.
+pub struct PasskeyRename {
+    pub id: String,
+    pub name: String,
+}
+
+/// Longest passkey name, in characters (§10.1 rule 4).
+const MAX_PASSKEY_NAME: usize = 64;
+
+/// A passkey's name: trimmed, 1 to 64 characters, no control characters; a missing
+/// one is `Passkey` (§10.1 rule 4).
+pub fn passkey_name(raw: Option<&str>) -> AppResult<String> {
+    let Some(raw) = raw else {
+        return Ok("Passkey".to_string());
+    };
+    let name = raw.trim();
+    let len = name.chars().count();
+    if len == 0 || len > MAX_PASSKEY_NAME {
+        return Err(AppError::invalid_field(
+            "name",
+            "A passkey name has 1 to 64 characters.",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::invalid_field(
+            "name",
+            "A passkey name cannot contain control characters.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A WebAuthn credential in its JSON form (`credential.toJSON()`); 400 when it is not
+/// one.
+pub fn webauthn_credential<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> AppResult<T> {
+    serde_json::from_value(value)
+        .map_err(|_| AppError::bad_request("`credential` is not a WebAuthn credential."))
 }
 
 /// A first password for an account that has none, with the step-up proof.
@@ -232,7 +295,13 @@ crate::debug_redacted!(TwoFactorOff { revoke_other_sessions } hiding { proof });
 crate::debug_redacted!(PasswordReset {  } hiding { token, new_password });
 crate::debug_redacted!(PasswordChange { revoke_other_sessions } hiding { current, new });
 crate::debug_redacted!(NewPassword {  } hiding { new, proof });
-crate::debug_redacted!(Proof {  } hiding { password, code });
+crate::debug_redacted!(Proof {  } hiding { password, code, passkey });
+
+impl crate::secret::Presence for PasskeyAssertion {
+    fn is_present(&self) -> bool {
+        true
+    }
+}
 crate::debug_redacted!(EmailChange { new_email, callback_url } hiding { proof });
 
 impl crate::secret::Presence for Proof {

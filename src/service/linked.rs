@@ -1,6 +1,7 @@
 //! The ways a user signs in: the password and linked providers; second factors.
 
 use super::*;
+use crate::store::{MethodToRemove, Removal};
 use commands::Unlink;
 
 impl AppState {
@@ -29,30 +30,39 @@ impl AppState {
     #[tracing::instrument(skip_all)]
     pub async fn unlink_provider(&self, p: &Principal, input: Unlink) -> AppResult<()> {
         let accounts = self.linked_accounts(p).await?;
-        let matches = |a: &&LinkedMethod| {
+        let matches = |a: &LinkedMethod| {
             a.provider == input.provider
                 && input
                     .account_id
                     .as_deref()
                     .is_none_or(|id| id == a.account_id)
         };
-        let removed = accounts.iter().filter(matches).count();
-        if removed == 0 {
-            return Err(AppError::not_found(
-                "This sign-in method is not linked to your account.",
-            ));
+        if !accounts.iter().any(matches) {
+            return Err(not_linked());
         }
-        if removed == accounts.len() {
-            return Err(AppError::last_login_method());
-        }
-        let store = &self.inner.store;
-        if input.provider == "credential" {
-            store.set_password(&p.user.id, None).await?;
+        // The guard counts passkeys too, and runs under the user's row lock (§10.3).
+        let what = if input.provider == "credential" {
+            MethodToRemove::Password
         } else {
-            store
-                .unlink(&p.user.id, &input.provider, input.account_id.as_deref())
-                .await?;
+            MethodToRemove::Social {
+                provider: &input.provider,
+                subject: input.account_id.as_deref(),
+            }
+        };
+        match self
+            .inner
+            .store
+            .remove_sign_in_method(&p.user.id, what)
+            .await?
+        {
+            Removal::Removed => {}
+            Removal::NotFound => return Err(not_linked()),
+            Removal::LastMethod => return Err(AppError::last_login_method()),
         }
         Ok(())
     }
+}
+
+fn not_linked() -> AppError {
+    AppError::not_found("This sign-in method is not linked to your account.")
 }

@@ -6,6 +6,7 @@ mod accounts;
 pub mod commands;
 mod linked;
 mod operator;
+mod passkeys;
 mod passwords;
 mod profile;
 mod second_step;
@@ -16,6 +17,7 @@ mod two_factor;
 mod views;
 
 pub use crate::domain::RequestMeta;
+pub use passkeys::Ceremony;
 pub use second_step::{Challenge, DeviceCookie, SignInOutcome, SignInStep};
 pub use social::{CallbackFailure, CallbackOutcome};
 pub use two_factor::Enrollment;
@@ -69,6 +71,8 @@ struct Inner {
     guard: Guard,
     providers: Providers,
     key: SealingKey,
+    /// `None` while passkeys are off (`LATCH_WEBAUTHN_RP_ID` is an IP address).
+    party: Option<crate::webauthn::Party>,
 }
 
 /// What a session check did to the session's lifetime: a door that carries the session
@@ -120,9 +124,13 @@ impl AppState {
         guard: Guard,
         providers: Providers,
         key: SealingKey,
-    ) -> AppState {
+    ) -> anyhow::Result<AppState> {
         let policy = Policy::from_config(&cfg);
-        AppState {
+        let party = match &cfg.passkeys.relying_party {
+            Ok(rp) => Some(crate::webauthn::Party::new(rp)?),
+            Err(_) => None,
+        };
+        Ok(AppState {
             inner: Arc::new(Inner {
                 cfg,
                 store,
@@ -132,8 +140,9 @@ impl AppState {
                 guard,
                 providers,
                 key,
+                party,
             }),
-        }
+        })
     }
 
     pub fn guard(&self) -> &Guard {
@@ -198,7 +207,7 @@ impl AppState {
         providers.sort();
         Methods {
             password: true,
-            passkey: false,
+            passkey: self.inner.party.is_some(),
             providers,
             turnstile: cfg
                 .turnstile_secret

@@ -49,6 +49,9 @@ impl AppState {
         if let Some(password) = &proof.password {
             self.prove_password(p, password).await?;
         }
+        if let Some(assertion) = &proof.passkey {
+            self.prove_passkey(p, assertion).await?;
+        }
         if let Some(code) = &proof.code {
             // A code on an account without 2FA is INVALID_CODE and counts nothing
             // (rule 5); with 2FA on, it is checked and spent as at the sign-in step.
@@ -120,7 +123,7 @@ impl AppState {
         let proof = self.admit(Flow::Reauthenticate, meta, input).await?;
         if proof.is_empty() {
             return Err(AppError::bad_request(
-                "Send a proof: your password or a code.",
+                "Send a proof: your password, a code or a passkey.",
             ));
         }
         let now = self.prove(p, &proof, meta).await?;

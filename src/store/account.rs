@@ -268,8 +268,8 @@ impl Store {
                 .await?;
             }
         }
-        // Sessions, links, the email log, memberships, linked identities, second
-        // factors and link flows go with the user (ON DELETE CASCADE).
+        // Sessions, links, the email log, memberships, linked identities, passkeys,
+        // second factors and link flows go with the user (ON DELETE CASCADE).
         sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user_id.as_str())
             .execute(&mut *tx)

@@ -21,6 +21,8 @@ mod generation;
 mod key_check;
 pub use account::{EmailChanged, NewEmailChange};
 mod lockout;
+mod passkeys;
+pub use passkeys::{MethodToRemove, NewCeremony, NewPasskey, PasskeyInsert, PasskeyRow, Removal};
 mod pool;
 mod rows;
 mod second_step;
@@ -355,8 +357,8 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes what has expired: sessions, social sign-in states, two-factor tickets and
-    /// trusted devices, old email records,
+    /// Deletes what has expired: sessions, social sign-in states, two-factor tickets,
+    /// trusted devices, passkey ceremonies, old email records,
     /// stale failure counts, and one-time tokens that were used or are long expired
     /// (a recently expired verification link still tells resend which password the
     /// newest sign-up chose). Plain idempotent DELETEs, so several instances may run it
@@ -388,6 +390,7 @@ impl Store {
         for sql in [
             "DELETE FROM two_factor_tickets WHERE expires_at <= $1",
             "DELETE FROM trusted_devices WHERE expires_at <= $1",
+            "DELETE FROM webauthn_ceremonies WHERE expires_at <= $1",
             // An expired enrollment's sealed secret goes.
             "UPDATE two_factor SET pending_secret = NULL, pending_expires_at = NULL \
              WHERE pending_expires_at <= $1",
