@@ -4,6 +4,7 @@
 // The one setting comes from the address bar: ?latch=http://127.0.0.1:8080 (latch's base
 // URL). Everything else (the social providers, the Turnstile bot check) the page asks
 // latch with the `signInMethods` query.
+import { setupPasskeySignIn } from './passkeys.js';
 import { setupSettings } from './settings.js';
 import { hideSecondStep, setupSecondStep, showSecondStep } from './two-factor.js';
 
@@ -62,13 +63,13 @@ async function unreachableMessage() {
     + `The likely cause: ${fix} (then restart latch).`;
 }
 
-async function gql(query, variables = {}) {
+async function gql(query, variables = {}, headers = {}) {
   let res;
   try {
     res = await fetch(`${LATCH}/graphql`, {
       method: 'POST',
       credentials: 'include',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', ...headers },
       body: JSON.stringify({ query, variables }),
     });
   } catch {
@@ -131,7 +132,7 @@ function providerName(id) {
 // When latch says a flow is guarded, the form of that flow shows Cloudflare's widget
 // (explicit rendering) and its mutation carries the widget's token as `turnstileToken`.
 // The forgot-password button lives in the sign-in form, so it uses that form's widget.
-const CHECK_BOX = { 'sign-in': 'sign-in-check', 'forget-password': 'sign-in-check', 'sign-up': 'sign-up-check' };
+const CHECK_BOX = { 'sign-in': 'sign-in-check', 'forget-password': 'sign-in-check', 'passkey-sign-in': 'sign-in-check', 'sign-up': 'sign-up-check' };
 const widgets = new Map(); // box id -> Turnstile widget id
 let turnstileScript = null;
 
@@ -223,9 +224,11 @@ function renderSignedOut() {
     return b;
   }));
   showBotChecks().catch(showError);
+  passkeySignIn.shown();
 }
 
 function renderSignedIn({ me, linkedAccounts }) {
+  passkeySignIn.left();
   $('signed-out').hidden = true;
   $('signed-in').hidden = false;
   $('me-name').textContent = me.user.name;
@@ -280,11 +283,14 @@ async function run(action) {
   try {
     await action();
   } catch (err) {
-    showError(err);
+    if (err.quiet) flash(err.message); // a cancelled browser prompt
+    else showError(err);
   }
 }
 
-const settings = setupSettings({ gql, run, flash, refresh, signedOut: () => renderSignedOut(), here: HERE });
+const shared = { gql, run, flash, refresh, methods: () => methods, withBotCheck };
+const passkeySignIn = setupPasskeySignIn(shared);
+const settings = setupSettings({ ...shared, signedOut: () => renderSignedOut(), here: HERE });
 setupSecondStep({ gql, run, flash, refresh });
 
 // --- Forms -----------------------------------------------------------------------------
@@ -297,6 +303,7 @@ $('sign-in').onsubmit = (e) => {
       gql('mutation($i: SignInEmailInput!) { signInEmail(input: $i) { twoFactorRequired twoFactor { methods } } }', { i }));
     form.reset();
     if (signInEmail.twoFactorRequired) {
+      passkeySignIn.pause();
       showSecondStep(signInEmail.twoFactor.methods);
       return;
     }

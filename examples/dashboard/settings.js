@@ -1,26 +1,34 @@
-// The settings area: profile, email address, signed-in devices, two-factor (two-factor.js),
-// account deletion, and the step-up prompt that latch's REAUTHENTICATION_REQUIRED asks for.
+// The settings area: profile, email address, passkeys (passkeys.js), signed-in devices,
+// two-factor (two-factor.js), account deletion, and the step-up prompt that latch's
+// REAUTHENTICATION_REQUIRED asks for.
 //
-// `api` is what app.js shares: { gql, run, flash, refresh, signedOut, here }.
+// `api` is what app.js shares: { gql, run, flash, refresh, signedOut, here, methods, withBotCheck }.
 
+import { passkeyProof, passkeyProofOffered, setupPasskeySettings } from './passkeys.js';
 import { setupTwoFactor } from './two-factor.js';
 
 const $ = (id) => document.getElementById(id);
 
 // --- Step-up ---------------------------------------------------------------------------
 // A sensitive action on a session that is not fresh is refused with
-// REAUTHENTICATION_REQUIRED: ask for the password (or, with two-factor on, a code), prove
-// it with `reauthenticate`, and run the action again. Cancelling the prompt stops it.
-function askProof(hasPassword, hasTwoFactor) {
+// REAUTHENTICATION_REQUIRED: ask for the password (or, with two-factor on, a code; or, with
+// a passkey, that passkey), prove it with `reauthenticate`, and run the action again.
+// Cancelling the prompt stops it.
+function askProof(hasPassword, hasTwoFactor, hasPasskey) {
   const dialog = $('step-up');
   const form = $('step-up-form');
   $('step-up-password-row').hidden = !hasPassword;
   $('step-up-code-row').hidden = !hasTwoFactor;
-  $('step-up-no-password').hidden = hasPassword || hasTwoFactor;
+  $('step-up-confirm').hidden = !(hasPassword || hasTwoFactor);
+  $('step-up-passkey').hidden = !hasPasskey;
+  $('step-up-passkey-only').hidden = !hasPasskey || hasPassword || hasTwoFactor;
+  $('step-up-no-password').hidden = hasPassword || hasTwoFactor || hasPasskey;
   form.reset();
+  dialog.returnValue = ''; // Escape keeps the last value: it must not repeat an earlier choice
   dialog.showModal();
   return new Promise((resolve) => {
     dialog.onclose = () => {
+      if (dialog.returnValue === 'passkey') return resolve({ passkey: true });
       if (dialog.returnValue !== 'confirm') return resolve(null);
       const code = form.elements.code.value.trim();
       const password = form.elements.password.value;
@@ -30,13 +38,14 @@ function askProof(hasPassword, hasTwoFactor) {
   });
 }
 
-export function stepUp(api, hasPassword, hasTwoFactor = () => false) {
+export function stepUp(api, hasPassword, hasTwoFactor = () => false, hasPasskey = () => false) {
   return async (action) => {
     try {
       return await action();
     } catch (err) {
       if (err.reason !== 'REAUTHENTICATION_REQUIRED') throw err;
-      const proof = await askProof(hasPassword(), hasTwoFactor());
+      let proof = await askProof(hasPassword(), hasTwoFactor(), hasPasskey());
+      if (proof && proof.passkey) proof = await passkeyProof(api);
       if (!proof) throw Object.assign(new Error('Cancelled: nothing was changed.'), { code: 'CANCELLED' });
       await api.gql('mutation($i: ReauthenticateInput) { reauthenticate(input: $i) { freshUntil } }',
         { i: proof });
@@ -101,9 +110,12 @@ async function renderDevices(api, guarded) {
 export function setupSettings(api) {
   let current = null; // { me, hasPassword }
   let twoFactor = null;
+  let passkeys = null;
   const guarded = stepUp(api, () => Boolean(current && current.hasPassword),
-    () => Boolean(twoFactor && twoFactor.enabled()));
+    () => Boolean(twoFactor && twoFactor.enabled()),
+    () => Boolean(passkeys && passkeys.count() > 0 && passkeyProofOffered(api)));
   twoFactor = setupTwoFactor(api, guarded);
+  passkeys = setupPasskeySettings(api, guarded);
 
   $('profile').onsubmit = (e) => {
     e.preventDefault();
@@ -164,7 +176,7 @@ export function setupSettings(api) {
       $('avatar').hidden = !me.user.image;
       if (me.user.image) $('avatar').src = me.user.image;
       $('current-email').textContent = me.user.email;
-      await Promise.all([renderDevices(api, guarded), twoFactor.render()]);
+      await Promise.all([renderDevices(api, guarded), twoFactor.render(), passkeys.render()]);
     },
     guarded,
   };

@@ -61,15 +61,18 @@ export async function waitLink(outbox, needle) {
 }
 
 /** Starts latch on `port` with a fresh SQLite file in `work`, test-cheap hashing and no
- * rate limit, for a dashboard at `appUrl`; `env` adds or overrides variables. */
-export function startLatch({ work, port, appUrl, outbox, env = {} }) {
-  const latch = `http://127.0.0.1:${port}`;
+ * rate limit, for a dashboard at `appUrl`; `env` adds or overrides variables. latch binds
+ * 127.0.0.1 and calls itself `http://<host>:<port>` (`host` 'localhost' for passkeys: an IP
+ * address is no WebAuthn RP ID). */
+export function startLatch({ work, port, appUrl, outbox, env = {}, host = '127.0.0.1' }) {
+  const latch = `http://${host}:${port}`;
   start(latchBin, ['serve'], {
     cwd: work,
     env: {
       ...process.env,
       DATABASE_URL: `sqlite://${work}/latch.db?mode=rwc`,
       LATCH_BIND: `127.0.0.1:${port}`,
+      LATCH_PUBLIC_URL: latch,
       LATCH_APP_URL: appUrl,
       LATCH_ALLOWED_ORIGINS: `${appUrl},${latch}`,
       LATCH_MAIL_OUTBOX: outbox,
@@ -79,22 +82,23 @@ export function startLatch({ work, port, appUrl, outbox, env = {} }) {
       ...env,
     },
   });
-  return waitHttp(`${latch}/healthz`);
+  return waitHttp(`http://127.0.0.1:${port}/healthz`);
 }
 
 /** latch and the demo dashboard on free ports, latch with a fresh database in a new
  * folder (`prefix`) and `env` added: { latch, dash, app (the dashboard's address naming
- * latch), outbox }. */
-export async function startDashboard(prefix, env = {}) {
+ * latch), outbox }. Both bind 127.0.0.1; `host` is the name the browser uses for them
+ * ('localhost' for passkeys: one site, and a secure context with a domain RP ID). */
+export async function startDashboard(prefix, env = {}, { host = '127.0.0.1' } = {}) {
   const [latchPort, dashPort] = await Promise.all([freePort(), freePort()]);
-  const latch = `http://127.0.0.1:${latchPort}`;
-  const dash = `http://127.0.0.1:${dashPort}`;
+  const latch = `http://${host}:${latchPort}`;
+  const dash = `http://${host}:${dashPort}`;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const outbox = path.join(work, 'outbox');
-  await startLatch({ work, port: latchPort, appUrl: dash, outbox, env });
+  await startLatch({ work, port: latchPort, appUrl: dash, outbox, env, host });
   start('python3', ['-m', 'http.server', String(dashPort), '--bind', '127.0.0.1', '--directory',
     path.join(root, 'examples/dashboard')], {}, true);
-  await waitHttp(`${dash}/index.html`);
+  await waitHttp(`http://127.0.0.1:${dashPort}/index.html`);
   return { latch, dash, app: `${dash}/?latch=${encodeURIComponent(latch)}`, outbox };
 }
 
