@@ -441,3 +441,21 @@ async fn passkeys_are_off_on_an_ip_address() {
     let methods = on.get("/auth/sign-in-methods", None).await;
     assert_eq!(methods.body["passkey"], true);
 }
+
+#[tokio::test]
+async fn passkey_ceremonies_draw_from_the_per_ip_quota() {
+    let app = passkey_app(&["--rate-limit-per-sec", "1", "--rate-limit-burst", "2"]).await;
+    let path = "/auth/passkey/generate-authenticate-options";
+    for _ in 0..2 {
+        assert_eq!(app.send(app.client.post(app.url(path))).await.status, 200);
+    }
+    let r = app
+        .post(
+            "/auth/sign-in/passkey",
+            json!({"ceremonyId": "x", "credential": {}}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.headers.get("retry-after").is_some());
+}

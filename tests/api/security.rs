@@ -465,3 +465,54 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
     let r = trusted.sign_in("x@example.com", "x").await;
     assert_eq!(r.status, 401, "the proxy itself has its own quota too");
 }
+
+#[tokio::test]
+async fn turnstile_can_guard_the_start_of_a_passkey_sign_in() {
+    let verifier = start_verifier().await;
+    let app = app_with_turnstile(
+        &verifier.url,
+        &[
+            "--turnstile-flows",
+            "passkey-sign-in",
+            "--app-url",
+            crate::passkeys::ORIGIN,
+        ],
+    )
+    .await;
+    let path = "/auth/passkey/generate-authenticate-options";
+    let missing = app.send(app.client.post(app.url(path))).await;
+    assert_eq!(
+        missing.body["reason"], "BOT_CHECK_FAILED",
+        "{}",
+        missing.text
+    );
+    let gql = json!({"query": "mutation { generatePasskeyAuthenticationOptions { ceremonyId } }"});
+    let g = app
+        .send(app.client.post(app.url("/graphql")).json(&gql))
+        .await;
+    assert_eq!(g.gql_ext()["reason"], "BOT_CHECK_FAILED");
+    let ok = app
+        .send(
+            app.client
+                .post(app.url(path))
+                .header("x-turnstile-token", "pass"),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    let g = app
+        .send(
+            app.client
+                .post(app.url("/graphql"))
+                .header("x-turnstile-token", "pass")
+                .json(&gql),
+        )
+        .await;
+    assert!(
+        g.body["data"]["generatePasskeyAuthenticationOptions"]["ceremonyId"].is_string(),
+        "{}",
+        g.text
+    );
+    // Password sign-in is not guarded by this flow.
+    let r = app.sign_in("nobody@example.com", PASSWORD).await;
+    assert_eq!(r.status, 401);
+}
