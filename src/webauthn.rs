@@ -3,14 +3,17 @@
 //! kept in the database and finished by any instance.
 
 use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use webauthn_rs::prelude::{
-    AuthenticationResult, Credential, CredentialID, DiscoverableAuthentication, Passkey,
-    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Uuid, Webauthn,
-    WebauthnBuilder, WebauthnError,
+    AuthenticationResult, Credential, DiscoverableAuthentication, Passkey, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Uuid, Webauthn, WebauthnBuilder,
+    WebauthnError,
 };
 use webauthn_rs_proto::{
-    AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy,
+    AuthenticatorSelectionCriteria, PublicKeyCredentialDescriptor, ResidentKeyRequirement,
+    UserVerificationPolicy,
 };
 
 use crate::config::RelyingParty;
@@ -53,23 +56,36 @@ impl Party {
         })
     }
 
-    /// Registration options for the user's handle, excluding the credentials they hold.
-    /// webauthn-rs asks for a non-discoverable credential; a passkey must be
-    /// discoverable to sign in without a username, so the options require one (§10.1).
+    /// Registration options for the user's handle, excluding the credentials they hold
+    /// (`exclude`: credential ids). webauthn-rs asks for a non-discoverable credential;
+    /// a passkey must be discoverable to sign in without a username, so the options
+    /// require one (§10.1). The exclusion list goes only to the browser: given to the
+    /// crate, a re-registered credential fails as an algorithm error, indistinguishable
+    /// from a real one; latch's unique credential id answers it instead.
     pub fn start_registration(
         &self,
         handle: [u8; 16],
         email: &str,
         name: &str,
-        exclude: Vec<CredentialID>,
+        exclude: Vec<Vec<u8>>,
     ) -> anyhow::Result<Started> {
         let (mut ccr, state) = self.webauthn.start_passkey_registration(
             Uuid::from_bytes(handle),
             email,
             name,
-            Some(exclude),
+            None,
         )?;
         let options = &mut ccr.public_key;
+        options.exclude_credentials = Some(
+            exclude
+                .into_iter()
+                .map(|id| PublicKeyCredentialDescriptor {
+                    type_: "public-key".into(),
+                    id,
+                    transports: None,
+                })
+                .collect(),
+        );
         options.authenticator_selection = Some(AuthenticatorSelectionCriteria {
             authenticator_attachment: None,
             resident_key: Some(ResidentKeyRequirement::Required),
@@ -160,8 +176,21 @@ pub fn stored(passkey: &Passkey) -> anyhow::Result<Stored> {
 
 /// A credential id as stored: base64url without padding.
 pub fn credential_id_text(id: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id)
+    URL_SAFE_NO_PAD.encode(id)
+}
+
+/// A stored credential id back to bytes.
+pub fn credential_id_bytes(text: &str) -> anyhow::Result<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .context("a stored credential id is not base64url")
+}
+
+/// Whether the browser reported the credential as not discoverable (`credProps.rk`
+/// false): such a credential could never sign in without a username. The report is
+/// the browser's, unsigned; absent, the authenticator was asked for a resident key.
+pub fn reported_not_discoverable(credential: &RegisterPublicKeyCredential) -> bool {
+    credential.extensions.cred_props.as_ref().and_then(|p| p.rk) == Some(false)
 }
 
 pub fn load(json: &str) -> anyhow::Result<Passkey> {

@@ -89,6 +89,18 @@ impl PasskeySettings {
                 .filter(|u| under_rp_id(u, &id))
                 .collect(),
         };
+        if origins.is_empty() && self.webauthn_rp_id.is_none() {
+            // The default RP ID with no allowed origin under it: passkeys are off rather
+            // than latch refusing to start for a feature nobody configured.
+            let why = format!(
+                "no allowed origin's host is `{id}` (the app URL's host) or under it; set \
+                 LATCH_WEBAUTHN_ORIGINS and LATCH_WEBAUTHN_RP_ID to turn passkeys on"
+            );
+            return Ok(Passkeys {
+                relying_party: Err(why),
+                max,
+            });
+        }
         if origins.is_empty() {
             bail!(
                 "no WebAuthn origin: no allowed origin's host is `{id}` (LATCH_WEBAUTHN_RP_ID) \
@@ -192,5 +204,17 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.to_string().contains("LATCH_WEBAUTHN_ORIGINS"), "{e}");
+        // The same with the RP ID left to its default: passkeys off, latch starts.
+        let p = settings(None, None)
+            .resolve(
+                &app("http://localhost:3000"),
+                &["http://127.0.0.1:3000".into()],
+            )
+            .unwrap();
+        assert!(
+            p.relying_party
+                .unwrap_err()
+                .contains("LATCH_WEBAUTHN_ORIGINS")
+        );
     }
 }

@@ -93,8 +93,8 @@ pub struct Name(String);
 /// Longest name, in characters.
 const MAX_NAME_CHARS: usize = 200;
 
-/// Characters a name may not hold.
-fn forbidden_in_name(c: char) -> bool {
+/// Characters a name (a user's, a passkey's) may not hold.
+pub fn forbidden_in_name(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }

@@ -120,6 +120,13 @@ impl AppError {
             "This passkey request is no longer valid. Start again.",
         )
     }
+    /// A passkey sign-in or proof that did not verify, whichever check refused it.
+    pub fn passkey_refused() -> Self {
+        Self::new(
+            Kind::InvalidCredentials,
+            "This passkey was not accepted. Try another passkey or sign in another way.",
+        )
+    }
     pub fn passkey_verification_failed() -> Self {
         Self::new(
             Kind::PasskeyVerificationFailed,

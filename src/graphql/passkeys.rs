@@ -11,6 +11,7 @@ pub struct PasskeysQuery;
 impl PasskeysQuery {
     /// The user's passkeys, oldest first.
     async fn passkeys(&self, ctx: &Context<'_>) -> GqlResult<Vec<Passkey>> {
+        state(ctx).passkeys_on().map_err(gql)?;
         let p = principal(ctx).await?;
         let rows = state(ctx).passkeys(&p).await.map_err(gql)?;
         Ok(rows.into_iter().map(Passkey::from).collect())
@@ -28,6 +29,7 @@ impl PasskeyMutation {
         ctx: &Context<'_>,
         input: Option<inputs::GeneratePasskeyRegistrationOptions>,
     ) -> GqlResult<PasskeyOptions> {
+        state(ctx).passkeys_on().map_err(gql)?;
         let p = principal(ctx).await?;
         state(ctx)
             .passkey_registration_options(&p, input.unwrap_or_default(), &request(ctx).meta)
@@ -42,6 +44,7 @@ impl PasskeyMutation {
         ctx: &Context<'_>,
         input: inputs::VerifyPasskeyRegistration,
     ) -> GqlResult<PasskeyResult> {
+        state(ctx).passkeys_on().map_err(gql)?;
         let p = principal(ctx).await?;
         let passkey = state(ctx)
             .verify_passkey_registration(&p, input, &request(ctx).meta)
@@ -58,6 +61,7 @@ impl PasskeyMutation {
         &self,
         ctx: &Context<'_>,
     ) -> GqlResult<PasskeyOptions> {
+        state(ctx).passkeys_on().map_err(gql)?;
         state(ctx)
             .passkey_authentication_options(&request(ctx).meta)
             .await
@@ -71,6 +75,7 @@ impl PasskeyMutation {
         ctx: &Context<'_>,
         input: inputs::SignInPasskey,
     ) -> GqlResult<SignInResult> {
+        state(ctx).passkeys_on().map_err(gql)?;
         let outcome = state(ctx)
             .sign_in_passkey(input, &request(ctx).meta)
             .await
@@ -85,10 +90,9 @@ impl PasskeyMutation {
         ctx: &Context<'_>,
         input: inputs::UpdatePasskey,
     ) -> GqlResult<PasskeyResult> {
+        state(ctx).passkeys_on().map_err(gql)?;
         let p = principal(ctx).await?;
-        let st = state(ctx);
-        let command = input.into_command().map_err(gql)?;
-        let passkey = st.rename_passkey(&p, command).await.map_err(gql)?;
+        let passkey = state(ctx).rename_passkey(&p, input).await.map_err(gql)?;
         Ok(PasskeyResult {
             passkey: passkey.into(),
         })
@@ -100,6 +104,7 @@ impl PasskeyMutation {
         ctx: &Context<'_>,
         input: inputs::DeletePasskey,
     ) -> GqlResult<StatusResult> {
+        state(ctx).passkeys_on().map_err(gql)?;
         let p = principal(ctx).await?;
         state(ctx)
             .delete_passkey(&p, &input.id, &request(ctx).meta)

@@ -115,8 +115,11 @@ impl Submission<PasskeySignIn> for SignInPasskey {
     }
 }
 
-impl UpdatePasskey {
-    pub fn into_command(self) -> AppResult<PasskeyRename> {
+impl Submission<PasskeyRename> for UpdatePasskey {
+    fn turnstile_token(&self) -> Option<&str> {
+        None
+    }
+    fn into_command(self, _: &Policy) -> AppResult<PasskeyRename> {
         Ok(PasskeyRename {
             id: self.id,
             name: passkey_name(Some(&self.name))?,

@@ -127,7 +127,7 @@ impl Notice {
             ),
             Notice::PasskeyAdded => (
                 "A passkey was added to your account",
-                "A passkey was added to your account: it can now sign in without your password.",
+                "A passkey was added to your account: it can now sign in without your password. If you did not add it, remove it under Passkeys in your account settings.",
                 Advice::ResetPassword,
             ),
             Notice::PasskeyRemoved => (

@@ -1,8 +1,22 @@
 //! Passkeys (docs/api.md §10): registration, sign-in, list, rename, delete. Every
 //! route is 404 while passkeys are off.
 
+use axum::http::request::Parts;
+
 use super::*;
 use crate::model::{PasskeyList, PasskeyOptions, PasskeyResult};
+
+/// Passkeys are on: first among a passkey route's extractors, so while they are off
+/// the route is 404 before its session or body is looked at (docs/api.md §10).
+struct PasskeysOn;
+
+impl axum::extract::FromRequestParts<AppState> for PasskeysOn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> AppResult<Self> {
+        state.passkeys_on().map(|()| PasskeysOn)
+    }
+}
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -28,6 +42,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     ))]
 async fn generate_register_options(
     State(state): State<AppState>,
+    _: PasskeysOn,
     token: PresentedToken,
     meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::GeneratePasskeyRegistrationOptions>,
@@ -49,6 +64,7 @@ async fn generate_register_options(
     ))]
 async fn verify_registration(
     State(state): State<AppState>,
+    _: PasskeysOn,
     token: PresentedToken,
     meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::VerifyPasskeyRegistration>,
@@ -71,6 +87,7 @@ async fn verify_registration(
     ))]
 async fn generate_authenticate_options(
     State(state): State<AppState>,
+    _: PasskeysOn,
     meta: RequestMeta,
     _: NoFields,
 ) -> AppResult<Json<PasskeyOptions>> {
@@ -89,6 +106,7 @@ async fn generate_authenticate_options(
     ))]
 async fn sign_in_passkey(
     State(state): State<AppState>,
+    _: PasskeysOn,
     meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::SignInPasskey>,
 ) -> AppResult<Response> {
@@ -101,6 +119,7 @@ async fn sign_in_passkey(
     responses((status = 200, body = PasskeyList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_user_passkeys(
     State(state): State<AppState>,
+    _: PasskeysOn,
     token: PresentedToken,
     meta: RequestMeta,
 ) -> AppResult<Response> {
@@ -124,12 +143,13 @@ async fn list_user_passkeys(
     ))]
 async fn update_passkey(
     State(state): State<AppState>,
+    _: PasskeysOn,
     token: PresentedToken,
     meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::UpdatePasskey>,
 ) -> AppResult<Response> {
     let (p, cookies) = principal(&state, &token, &meta).await?;
-    let passkey = state.rename_passkey(&p, input.into_command()?).await?;
+    let passkey = state.rename_passkey(&p, input).await?;
     Ok(with_cookies(
         Json(PasskeyResult {
             passkey: passkey.into(),
@@ -149,6 +169,7 @@ async fn update_passkey(
     ))]
 async fn delete_passkey(
     State(state): State<AppState>,
+    _: PasskeysOn,
     token: PresentedToken,
     meta: RequestMeta,
     JsonBody(input): JsonBody<inputs::DeletePasskey>,

@@ -143,7 +143,8 @@ pub struct PasskeyRename {
 const MAX_PASSKEY_NAME: usize = 64;
 
 /// A passkey's name: trimmed, 1 to 64 characters, no control characters; a missing
-/// one is `Passkey` (§10.1 rule 4).
+/// one is `Passkey` (§10.1 rule 4). Line separators and text-direction controls are
+/// refused too, as in a user's name (§2): a name is shown in lists and notices.
 pub fn passkey_name(raw: Option<&str>) -> AppResult<String> {
     let Some(raw) = raw else {
         return Ok("Passkey".to_string());
@@ -156,10 +157,10 @@ pub fn passkey_name(raw: Option<&str>) -> AppResult<String> {
             "A passkey name has 1 to 64 characters.",
         ));
     }
-    if name.chars().any(char::is_control) {
+    if name.chars().any(crate::domain::forbidden_in_name) {
         return Err(AppError::invalid_field(
             "name",
-            "A passkey name cannot contain control characters.",
+            "A passkey name cannot contain control characters, line breaks or text-direction marks.",
         ));
     }
     Ok(name.to_string())
@@ -310,3 +311,30 @@ impl crate::secret::Presence for Proof {
     }
 }
 crate::debug_redacted!(Callback { error, iss } hiding { code, state });
+
+#[cfg(test)]
+mod passkey_name_tests {
+    use super::passkey_name;
+
+    #[test]
+    fn a_passkey_name_is_trimmed_bounded_and_printable() {
+        assert_eq!(passkey_name(None).unwrap(), "Passkey");
+        assert_eq!(passkey_name(Some("  Laptop ")).unwrap(), "Laptop");
+        assert_eq!(
+            passkey_name(Some(&"é".repeat(64))).unwrap().chars().count(),
+            64
+        );
+        for bad in [
+            "",
+            "  ",
+            &"x".repeat(65),
+            "a\tb",
+            "a\u{2028}b",
+            "a\u{202E}b",
+            "a\u{2066}b",
+        ] {
+            let e = passkey_name(Some(bad)).unwrap_err();
+            assert_eq!(e.kind(), crate::error::Kind::Validation, "{bad:?}");
+        }
+    }
+}

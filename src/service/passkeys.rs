@@ -12,6 +12,8 @@ use crate::webauthn::{CEREMONY_SECS, Failure, Party};
 use commands::{PasskeyAssertion, PasskeyRegistration, PasskeyRename, PasskeySignIn, Proof};
 
 const REGISTER: &str = "register";
+/// Most bytes one stored credential may take.
+const MAX_STORED_CREDENTIAL: usize = 16 * 1024;
 const AUTHENTICATE: &str = "authenticate";
 
 /// A started ceremony as the browser gets it.
@@ -23,6 +25,12 @@ pub struct Ceremony {
 }
 
 impl AppState {
+    /// 404 while passkeys are off: every passkey route answers it before anything
+    /// else (its session, its body).
+    pub fn passkeys_on(&self) -> AppResult<()> {
+        self.party().map(drop)
+    }
+
     /// The relying party; every passkey route is 404 while passkeys are off.
     fn party(&self) -> AppResult<&Party> {
         self.inner
@@ -68,7 +76,7 @@ impl AppState {
             })?;
         let exclude = held
             .iter()
-            .map(|row| Ok(crate::webauthn::load(&row.credential)?.cred_id().clone()))
+            .map(|row| crate::webauthn::credential_id_bytes(&row.credential_id))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let started = party.start_registration(handle, &p.user.email, &p.user.name, exclude)?;
         self.keep_ceremony(REGISTER, Some(p), started).await
@@ -88,25 +96,26 @@ impl AppState {
             .admit(Flow::PasskeyVerifyRegistration, meta, input)
             .await?;
         let store = &self.inner.store;
-        let (state, _) = store
+        let state = self
             .take_ceremony(&r.ceremony_id, REGISTER, Some(&p.session.id))
-            .await?
-            .ok_or_else(AppError::invalid_ceremony)?;
+            .await?;
+        if crate::webauthn::reported_not_discoverable(&r.credential) {
+            return Err(AppError::passkey_verification_failed());
+        }
         let passkey = match party.finish_registration(&r.credential, &state) {
             Ok(passkey) => passkey,
             Err(Failure::State) => return Err(AppError::invalid_ceremony()),
             Err(Failure::Verification(e)) => {
-                // webauthn-rs refuses one of the user's own credentials as excluded
-                // (with an algorithm error); a registered id is a conflict either way.
-                let id = crate::webauthn::credential_id_text(r.credential.raw_id.as_ref());
-                if store.credential_registered(&id).await? {
-                    return Err(AppError::passkey_already_registered());
-                }
                 tracing::info!(error = %e, "a passkey registration failed verification");
                 return Err(AppError::passkey_verification_failed());
             }
         };
         let stored = crate::webauthn::stored(&passkey)?;
+        // An authenticator may send an attestation it was not asked for, which the
+        // credential keeps: a bound on what one passkey stores.
+        if stored.json.len() > MAX_STORED_CREDENTIAL {
+            return Err(AppError::passkey_verification_failed());
+        }
         let insert = NewPasskey {
             user_id: &p.user.id,
             credential_id: &stored.credential_id,
@@ -168,9 +177,7 @@ impl AppState {
         if self.inner.party.is_none() {
             return Err(AppError::invalid_ceremony());
         }
-        self.check_assertion(assertion, Some(&p.user.id))
-            .await
-            .map(drop)
+        self.check_assertion(assertion, Some(p)).await.map(drop)
     }
 
     /// Consumes the sign-in ceremony, finds the passkey by the assertion's user handle
@@ -181,28 +188,28 @@ impl AppState {
     async fn check_assertion(
         &self,
         a: &PasskeyAssertion,
-        only: Option<&UserId>,
+        only: Option<&Principal>,
     ) -> AppResult<UserRow> {
+        let session = only.map(|p| &p.session.id);
         let party = self.party()?;
         let store = &self.inner.store;
-        let (state, _) = store
-            .take_ceremony(&a.ceremony_id, AUTHENTICATE, None)
-            .await?
-            .ok_or_else(AppError::invalid_ceremony)?;
-        let refused = AppError::invalid_credentials;
+        let state = self
+            .take_ceremony(&a.ceremony_id, AUTHENTICATE, session)
+            .await?;
+        let refused = AppError::passkey_refused;
         let (handle, credential_id) = party.identify(&a.credential).ok_or_else(refused)?;
         let owner = store
             .handle_owner(&hex::encode(handle))
             .await?
             .ok_or_else(refused)?;
-        if only.is_some_and(|u| *u != owner) {
+        if only.is_some_and(|p| p.user.id != owner) {
             return Err(refused());
         }
-        let row = store
+        let (row, credential) = store
             .passkey_by_credential(&owner, &crate::webauthn::credential_id_text(credential_id))
             .await?
             .ok_or_else(refused)?;
-        let mut passkey = crate::webauthn::load(&row.credential)?;
+        let mut passkey = crate::webauthn::load(&credential)?;
         let result = match party.finish_authentication(&a.credential, &state, &passkey) {
             Ok(result) => result,
             Err(Failure::State) => return Err(AppError::invalid_ceremony()),
@@ -214,13 +221,7 @@ impl AppState {
         passkey.update_credential(&result);
         let stored = crate::webauthn::stored(&passkey)?;
         let recorded = store
-            .record_passkey_use(
-                &row.id,
-                row.sign_count,
-                &stored.json,
-                stored.sign_count,
-                stored.backed_up,
-            )
+            .record_passkey_use(&row.id, &stored.json, stored.sign_count, stored.backed_up)
             .await?;
         if !recorded {
             return Err(refused());
@@ -229,8 +230,14 @@ impl AppState {
     }
 
     /// `passkey/update-passkey`: renames one of the caller's passkeys.
-    pub async fn rename_passkey(&self, p: &Principal, r: PasskeyRename) -> AppResult<PasskeyRow> {
+    #[tracing::instrument(skip_all)]
+    pub async fn rename_passkey(
+        &self,
+        p: &Principal,
+        input: impl Submission<PasskeyRename>,
+    ) -> AppResult<PasskeyRow> {
         self.party()?;
+        let r = input.into_command(&self.inner.policy)?;
         self.inner
             .store
             .rename_passkey(&p.user.id, &r.id, &r.name)
@@ -262,6 +269,26 @@ impl AppState {
         }
     }
 
+    /// Consumes the ceremony (§10): one of `kind`, unexpired, else INVALID_CEREMONY.
+    async fn take_ceremony(
+        &self,
+        id: &str,
+        kind: &str,
+        session: Option<&SessionId>,
+    ) -> AppResult<String> {
+        let id = ceremony_id(id).ok_or_else(AppError::invalid_ceremony)?;
+        let taken = self
+            .inner
+            .store
+            .take_ceremony(&id.to_string(), session)
+            .await?
+            .ok_or_else(AppError::invalid_ceremony)?;
+        if taken.kind != kind || taken.expires_at <= Timestamp::now() {
+            return Err(AppError::invalid_ceremony());
+        }
+        Ok(taken.state)
+    }
+
     async fn keep_ceremony(
         &self,
         kind: &str,
@@ -286,6 +313,11 @@ impl AppState {
             expires_at,
         })
     }
+}
+
+/// Ceremony ids are UUIDs; anything else names no ceremony.
+fn ceremony_id(raw: &str) -> Option<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw).ok()
 }
 
 fn passkey_not_found() -> AppError {

@@ -22,7 +22,9 @@ mod key_check;
 pub use account::{EmailChanged, NewEmailChange};
 mod lockout;
 mod passkeys;
-pub use passkeys::{MethodToRemove, NewCeremony, NewPasskey, PasskeyInsert, PasskeyRow, Removal};
+pub use passkeys::{
+    MethodToRemove, NewCeremony, NewPasskey, PasskeyInsert, PasskeyRow, Removal, TakenCeremony,
+};
 mod pool;
 mod rows;
 mod second_step;

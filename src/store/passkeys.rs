@@ -9,9 +9,9 @@ use super::*;
 pub struct PasskeyRow {
     pub id: String,
     pub user_id: UserId,
+    /// base64url, as the authenticator names it.
+    pub credential_id: String,
     pub name: String,
-    /// The webauthn-rs credential (JSON).
-    pub credential: String,
     pub sign_count: i64,
     pub backed_up: bool,
     pub created_at: Timestamp,
@@ -46,6 +46,13 @@ pub struct NewCeremony<'a> {
     pub expires_at: Timestamp,
 }
 
+/// A ceremony as taken from the database.
+pub struct TakenCeremony {
+    pub kind: String,
+    pub state: String,
+    pub expires_at: Timestamp,
+}
+
 /// A sign-in method to remove (§10.3).
 pub enum MethodToRemove<'a> {
     Password,
@@ -65,15 +72,16 @@ pub enum Removal {
     LastMethod,
 }
 
+/// Everything but the stored credential, which only a sign-in reads.
 const PASSKEY_COLUMNS: &str =
-    "id, user_id, name, credential, sign_count, backed_up, created_at, last_used_at";
+    "id, user_id, credential_id, name, sign_count, backed_up, created_at, last_used_at";
 
 fn passkey_row(r: &sqlx::any::AnyRow) -> sqlx::Result<PasskeyRow> {
     Ok(PasskeyRow {
         id: r.try_get("id")?,
         user_id: UserId::new(r.try_get("user_id")?),
+        credential_id: r.try_get("credential_id")?,
         name: r.try_get("name")?,
-        credential: r.try_get("credential")?,
         sign_count: r.try_get("sign_count")?,
         backed_up: r.try_get::<i64, _>("backed_up")? != 0,
         created_at: Timestamp(r.try_get("created_at")?),
@@ -120,37 +128,23 @@ impl Store {
         rows.iter().map(passkey_row).collect()
     }
 
-    /// How many passkeys the user holds.
-    pub async fn passkey_count(&self, user_id: &UserId) -> sqlx::Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
-            .bind(user_id.as_str())
-            .fetch_one(&*self.pool())
-            .await
-    }
-
-    /// The passkey with this credential id (base64url) of the handle's user.
+    /// The passkey with this credential id (base64url) of the handle's user, with its
+    /// stored credential (webauthn-rs JSON).
     pub async fn passkey_by_credential(
         &self,
         user_id: &UserId,
         credential_id: &str,
-    ) -> sqlx::Result<Option<PasskeyRow>> {
+    ) -> sqlx::Result<Option<(PasskeyRow, String)>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE user_id = $1 AND credential_id = $2"
+            "SELECT {PASSKEY_COLUMNS}, credential FROM passkeys \
+             WHERE user_id = $1 AND credential_id = $2"
         )))
         .bind(user_id.as_str())
         .bind(credential_id)
         .fetch_optional(&*self.pool())
         .await?;
-        row.as_ref().map(passkey_row).transpose()
-    }
-
-    /// Whether a credential id (base64url) is registered, to anyone.
-    pub async fn credential_registered(&self, credential_id: &str) -> sqlx::Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE credential_id = $1")
-            .bind(credential_id)
-            .fetch_one(&*self.pool())
-            .await?;
-        Ok(n > 0)
+        row.map(|r| Ok((passkey_row(&r)?, r.try_get("credential")?)))
+            .transpose()
     }
 
     /// Stores a verified passkey unless its credential id is taken or the user holds
@@ -193,26 +187,25 @@ impl Store {
     }
 
     /// Records a sign-in with the passkey: the new credential state, count and backup
-    /// flag, and the time. Only when the stored count is still `seen_count`, so two
-    /// assertions with one count (a replay or a clone racing) cannot both pass.
+    /// flag, and the time. Only while the stored count is below the new one (or both
+    /// are 0, a passkey that does not count): of two assertions carrying one non-zero
+    /// count, at most one passes, whichever instance checks them.
     pub async fn record_passkey_use(
         &self,
         id: &str,
-        seen_count: i64,
         credential: &str,
         sign_count: i64,
         backed_up: bool,
     ) -> sqlx::Result<bool> {
         let done = sqlx::query(
             "UPDATE passkeys SET credential = $1, sign_count = $2, backed_up = $3, \
-             last_used_at = $4 WHERE id = $5 AND sign_count = $6",
+             last_used_at = $4 WHERE id = $5 AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))",
         )
         .bind(credential)
         .bind(sign_count)
         .bind(i64::from(backed_up))
         .bind(Timestamp::now().millis())
         .bind(id)
-        .bind(seen_count)
         .execute(&*self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -254,31 +247,30 @@ impl Store {
         Ok(id)
     }
 
-    /// Takes a live ceremony of `kind` (bound to `session`, or to none): one DELETE, so
-    /// only one call ever gets it. A call from another session neither gets nor
-    /// consumes it. The state and the user it was made for.
+    /// Takes a ceremony: one DELETE, so only one call ever gets it, whatever it then
+    /// finds (§10: the first call that presents it consumes it, success or not). A
+    /// call from another session than the one it is bound to neither gets nor consumes
+    /// it. Its kind, state and end, for the caller to check.
     pub async fn take_ceremony(
         &self,
         id: &str,
-        kind: &str,
         session: Option<&SessionId>,
-    ) -> sqlx::Result<Option<(String, Option<UserId>)>> {
+    ) -> sqlx::Result<Option<TakenCeremony>> {
         let row = sqlx::query(
-            "DELETE FROM webauthn_ceremonies WHERE id = $1 AND kind = $2 \
-             AND COALESCE(session_id, '') = $3 AND expires_at > $4 \
-             RETURNING state, user_id",
+            "DELETE FROM webauthn_ceremonies WHERE id = $1 \
+             AND (session_id IS NULL OR session_id = $2) \
+             RETURNING kind, state, expires_at",
         )
         .bind(id)
-        .bind(kind)
         .bind(session.map(SessionId::as_str).unwrap_or_default())
-        .bind(Timestamp::now().millis())
         .fetch_optional(&*self.pool())
         .await?;
         row.map(|r| {
-            Ok((
-                r.try_get("state")?,
-                r.try_get::<Option<String>, _>("user_id")?.map(UserId::new),
-            ))
+            Ok(TakenCeremony {
+                kind: r.try_get("kind")?,
+                state: r.try_get("state")?,
+                expires_at: Timestamp(r.try_get("expires_at")?),
+            })
         })
         .transpose()
     }

@@ -14,6 +14,7 @@ mod hostile;
 mod http;
 mod instances;
 mod passkey_device;
+mod passkey_limits;
 mod passkey_rules;
 mod passkeys;
 mod passwords;

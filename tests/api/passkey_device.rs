@@ -84,8 +84,6 @@ pub struct Tweaks {
     pub credential_id: Option<Vec<u8>>,
     /// (backup eligible, backed up): the BE and BS flags. An assertion does not store them.
     pub backup: Option<(bool, bool)>,
-    /// Ignored: the device only makes ES256 keys.
-    pub alg_rs256: bool,
 }
 
 /// A platform authenticator for one origin and RP ID, holding any number of passkeys.

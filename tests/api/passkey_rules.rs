@@ -76,12 +76,20 @@ async fn a_registration_ceremony_is_single_use_and_bound_to_its_session() {
     assert_eq!(r.status, 200, "{}", r.text);
     let r = verify_registration(&app, &token, &id, credential).await;
     assert_eq!(r.body["reason"], "INVALID_CEREMONY", "replayed");
-    // A sign-in ceremony is another kind.
-    let (sign_in_id, _) = sign_in_options(&app).await;
-    let (_, options) = register_options(&app, &token).await;
+    // A sign-in ceremony is another kind: refused, and spent.
+    let (sign_in_id, sign_in) = sign_in_options(&app).await;
+    let (register_id, options) = register_options(&app, &token).await;
     let mut d2 = device();
     let r = verify_registration(&app, &token, &sign_in_id, d2.register(&options)).await;
     assert_eq!(r.body["reason"], "INVALID_CEREMONY");
+    let r = sign_in_with(&app, &sign_in_id, d.assert(&sign_in)).await;
+    assert_eq!(r.body["reason"], "INVALID_CEREMONY", "{}", r.text);
+    // A registration ceremony at sign-in (no session) is another session's: refused,
+    // and still there for its own session.
+    let r = sign_in_with(&app, &register_id, d.assert(&sign_in)).await;
+    assert_eq!(r.body["reason"], "INVALID_CEREMONY");
+    let r = verify_registration(&app, &token, &register_id, d2.register(&options)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
     // An expired one.
     let (id, options) = register_options(&app, &token).await;
     app.sql(
@@ -207,140 +215,16 @@ async fn another_users_handle_does_not_sign_in() {
     )
     .await;
     assert_eq!(r.status, 401, "{}", r.text);
-    // Bob's credential id under Alice's handle, signed with Alice's key.
-    let bob_id = b.credentials()[0].id.clone();
+    // No handle at all (a non-discoverable credential answers without one).
     let (id, options) = sign_in_options(&app).await;
     let r = sign_in_with(
         &app,
         &id,
-        a.assert_with(&options, 0, &tweak(|t| t.credential_id = Some(bob_id))),
+        a.assert_with(&options, 0, &tweak(|t| t.user_handle = Some(Vec::new()))),
     )
     .await;
     assert_eq!(r.status, 401, "{}", r.text);
-}
-
-#[tokio::test]
-async fn the_limit_and_duplicate_credentials_are_conflicts() {
-    let app = passkey_app(&["--passkey-max", "1"]).await;
-    let token = app.verified_user("limit@example.com").await;
-    let mut d = device();
-    // Two ceremonies started under the limit: the second finish is refused.
-    let (first, o1) = register_options(&app, &token).await;
-    let (second, o2) = register_options(&app, &token).await;
-    assert_eq!(
-        verify_registration(&app, &token, &first, d.register(&o1))
-            .await
-            .status,
-        200
-    );
-    let r = verify_registration(&app, &token, &second, d.register(&o2)).await;
-    assert_eq!(
-        (r.status.as_u16(), r.body["reason"].as_str()),
-        (409, Some("PASSKEY_LIMIT_REACHED"))
-    );
-    let r = app
-        .post(
-            "/auth/passkey/generate-register-options",
-            json!({}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(r.body["reason"], "PASSKEY_LIMIT_REACHED", "{}", r.text);
-
-    // The same credential id for another user.
-    let other = app.verified_user("dup@example.com").await;
-    let taken = d.credentials()[0].id.clone();
-    let (id, options) = register_options(&app, &other).await;
-    let mut d2 = device();
-    let r = verify_registration(
-        &app,
-        &other,
-        &id,
-        d2.register_with(&options, &tweak(|t| t.credential_id = Some(taken))),
-    )
-    .await;
-    assert_eq!(
-        (r.status.as_u16(), r.body["reason"].as_str()),
-        (409, Some("PASSKEY_ALREADY_REGISTERED")),
-        "{}",
-        r.text
-    );
-}
-
-#[tokio::test]
-async fn an_excluded_credential_registered_again_is_a_conflict() {
-    let app = passkey_app(&[]).await;
-    let token = app.verified_user("again@example.com").await;
-    let mut d = device();
-    add_passkey(&app, &token, &mut d).await;
-    let taken = d.credentials()[0].id.clone();
-    let (id, options) = register_options(&app, &token).await;
-    let r = verify_registration(
-        &app,
-        &token,
-        &id,
-        d.register_with(&options, &tweak(|t| t.credential_id = Some(taken))),
-    )
-    .await;
-    assert_eq!(r.body["reason"], "PASSKEY_ALREADY_REGISTERED", "{}", r.text);
-    assert_eq!(app.sql_count("SELECT COUNT(*) AS n FROM passkeys").await, 1);
-}
-
-#[tokio::test]
-async fn the_last_sign_in_method_counts_passkeys() {
-    let app = passkey_app(&[]).await;
-    let token = app.verified_user("last@example.com").await;
-    let mut d = device();
-    let first = add_passkey(&app, &token, &mut d).await;
-    // The password can go: a passkey remains.
-    let r = app
-        .post(
-            "/auth/unlink-provider",
-            json!({"provider": "credential"}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = app
-        .post(
-            "/auth/passkey/delete-passkey",
-            json!({"id": first}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.body["reason"].as_str()),
-        (403, Some("LAST_LOGIN_METHOD"))
-    );
-    let second = add_passkey(&app, &token, &mut d).await;
-    let r = app
-        .post(
-            "/auth/passkey/delete-passkey",
-            json!({"id": first}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(r.status, 200);
-    let r = app
-        .post(
-            "/auth/passkey/delete-passkey",
-            json!({"id": second}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(r.body["reason"], "LAST_LOGIN_METHOD");
-    // linked-accounts lists neither the password (gone) nor passkeys.
-    let l = app.get("/auth/linked-accounts", Some(&token)).await;
-    assert_eq!(l.body["accounts"], json!([]), "{}", l.text);
-    // Deleting the account takes the passkeys with it.
-    let r = app.post("/auth/delete-user", json!({}), Some(&token)).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(app.sql_count("SELECT COUNT(*) AS n FROM passkeys").await, 0);
-    assert_eq!(
-        app.sql_count("SELECT COUNT(*) AS n FROM webauthn_handles")
-            .await,
-        0
-    );
+    assert_eq!(r.body["reason"], "INVALID_CREDENTIALS");
 }
 
 #[tokio::test]
@@ -417,14 +301,32 @@ async fn registration_needs_a_step_up_and_a_passkey_proves_one() {
         (r.status.as_u16(), r.body["code"].as_str()),
         (400, Some("BAD_REQUEST"))
     );
+    // Through GraphQL: a right proof, then one answering another ceremony's challenge.
+    let reauth =
+        "mutation($i: ReauthenticateInput) { reauthenticate(input: $i) { status freshUntil } }";
+    let (id, options) = sign_in_options(&app).await;
     let g = app
         .gql(
-            "mutation($i: ReauthenticateInput) { reauthenticate(input: $i) { status } }",
-            json!({"i": {"ceremonyId": sign_in_options(&app).await.0, "credential": d.assert(&sign_in_options(&app).await.1)}}),
+            reauth,
+            json!({"i": {"ceremonyId": id, "credential": d.assert(&options)}}),
             Some(&token),
         )
         .await;
-    // The assertion answers another ceremony's challenge.
+    assert_eq!(
+        g.body["data"]["reauthenticate"]["status"], true,
+        "{}",
+        g.text
+    );
+    let (first, options) = sign_in_options(&app).await;
+    let (_, other_options) = sign_in_options(&app).await;
+    assert_ne!(options["challenge"], other_options["challenge"]);
+    let g = app
+        .gql(
+            reauth,
+            json!({"i": {"ceremonyId": first, "credential": d.assert(&other_options)}}),
+            Some(&token),
+        )
+        .await;
     assert_eq!(
         g.body["errors"][0]["extensions"]["reason"], "INVALID_CREDENTIALS",
         "{}",
@@ -452,10 +354,22 @@ async fn passkey_sign_in_skips_the_second_step_and_both_locks() {
         app.sign_in("locked@example.com", "wrong password 123")
             .await;
     }
+    // The password lock answers first, without a reason (the second-factor lock's is
+    // TWO_FACTOR_LOCKED): both hold.
+    let locked = app.sign_in("locked@example.com", PASSWORD).await;
     assert_eq!(
-        app.sign_in("locked@example.com", PASSWORD).await.status,
-        423
+        (
+            locked.status.as_u16(),
+            locked.body["code"].as_str(),
+            locked.body["reason"].as_str()
+        ),
+        (423, Some("ACCOUNT_LOCKED"), None),
+        "{}",
+        locked.text
     );
+    let two_factor_lock = app
+        .sql_count("SELECT locked_until AS n FROM two_factor")
+        .await;
     let s = passkey_sign_in(&app, &mut d).await;
     assert_eq!(s.status, 200, "{}", s.text);
     assert_eq!(s.body["twoFactorRequired"], false);
@@ -464,6 +378,16 @@ async fn passkey_sign_in_skips_the_second_step_and_both_locks() {
         app.sql_count("SELECT failures AS n FROM two_factor").await,
         1,
         "counts toward neither lock"
+    );
+    assert_eq!(
+        app.sql_count("SELECT locked_until AS n FROM two_factor")
+            .await,
+        two_factor_lock
+    );
+    let again = app.sign_in("locked@example.com", PASSWORD).await;
+    assert_eq!(
+        (again.status.as_u16(), again.body["reason"].as_str()),
+        (423, None)
     );
 }
 
