@@ -63,7 +63,7 @@ impl PasskeyMutation {
     ) -> GqlResult<PasskeyOptions> {
         state(ctx).passkeys_on().map_err(gql)?;
         state(ctx)
-            .passkey_authentication_options(&request(ctx).meta)
+            .passkey_authentication_options(&request(ctx).meta, None)
             .await
             .map(PasskeyOptions::from)
             .map_err(gql)

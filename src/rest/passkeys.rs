@@ -89,9 +89,10 @@ async fn generate_authenticate_options(
     State(state): State<AppState>,
     _: PasskeysOn,
     meta: RequestMeta,
-    _: NoFields,
+    fields: NoFields,
 ) -> AppResult<Json<PasskeyOptions>> {
-    let ceremony = state.passkey_authentication_options(&meta).await?;
+    let token = fields.turnstile_token.as_deref();
+    let ceremony = state.passkey_authentication_options(&meta, token).await?;
     Ok(Json(ceremony.into()))
 }
 

@@ -138,11 +138,15 @@ impl AppState {
     }
 
     /// `passkey/generate-authenticate-options`: bound to no session; the bot check of
-    /// `passkey-sign-in` applies here (the token in the header).
+    /// `passkey-sign-in` applies here (the token in the header, or `body_token`).
     #[tracing::instrument(skip_all)]
-    pub async fn passkey_authentication_options(&self, meta: &RequestMeta) -> AppResult<Ceremony> {
+    pub async fn passkey_authentication_options(
+        &self,
+        meta: &RequestMeta,
+        body_token: Option<&str>,
+    ) -> AppResult<Ceremony> {
         let party = self.party()?;
-        self.gate(Flow::PasskeySignIn, meta, None).await?;
+        self.gate(Flow::PasskeySignIn, meta, body_token).await?;
         let started = party.start_authentication()?;
         self.keep_ceremony(AUTHENTICATE, None, started).await
     }

@@ -223,7 +223,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
 }
 
 /// A body for routes that take no fields (logout): empty with any content type, or JSON.
-pub struct NoFields;
+/// A Turnstile token may still come as the body's `turnstileToken` (docs/api.md §6).
+pub struct NoFields {
+    pub turnstile_token: Option<String>,
+}
 
 impl<S: Send + Sync> FromRequest<S> for NoFields {
     type Rejection = AppError;
@@ -232,12 +235,20 @@ impl<S: Send + Sync> FromRequest<S> for NoFields {
         let json = is_json(req.headers());
         let bytes = read_body(req).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(NoFields);
+            return Ok(NoFields {
+                turnstile_token: None,
+            });
         }
         if !json {
             return Err(AppError::unsupported_media_type());
         }
-        parse_json::<serde_json::Value>(&bytes).map(|_| NoFields)
+        let body = parse_json::<serde_json::Value>(&bytes)?;
+        Ok(NoFields {
+            turnstile_token: body
+                .get("turnstileToken")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+        })
     }
 }
 

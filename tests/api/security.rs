@@ -499,6 +499,15 @@ async fn turnstile_can_guard_the_start_of_a_passkey_sign_in() {
         )
         .await;
     assert_eq!(ok.status, 200, "{}", ok.text);
+    // The body's turnstileToken serves too (the route takes no other field).
+    let r = app
+        .post(path, json!({"turnstileToken": "fail"}), None)
+        .await;
+    assert_eq!(r.body["reason"], "BOT_CHECK_FAILED", "{}", r.text);
+    let r = app
+        .post(path, json!({"turnstileToken": "pass"}), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     let g = app
         .send(
             app.client
