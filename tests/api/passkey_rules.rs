@@ -6,14 +6,7 @@ use serde_json::json;
 
 use crate::authenticator::{first_step, user_with_2fa, wrong_code};
 use crate::helpers::{PASSWORD, spawn_beside};
-use crate::passkey_device::Tweaks;
 use crate::passkeys::*;
-
-fn tweak(f: impl FnOnce(&mut Tweaks)) -> Tweaks {
-    let mut t = Tweaks::default();
-    f(&mut t);
-    t
-}
 
 #[tokio::test]
 async fn a_registration_that_does_not_verify_is_refused() {

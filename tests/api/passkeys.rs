@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with};
-use crate::passkey_device::{PasskeyDevice, unb64};
+use crate::passkey_device::{PasskeyDevice, Tweaks, unb64};
 
 pub const ORIGIN: &str = "https://app.example.test";
 pub const RP_ID: &str = "app.example.test";
@@ -15,6 +15,13 @@ pub async fn passkey_app(extra: &[&str]) -> TestApp {
     let mut args = vec!["--app-url", ORIGIN];
     args.extend_from_slice(extra);
     spawn_app_with(&args).await
+}
+
+/// Tweaks with one thing broken (`f` says which).
+pub fn tweak(f: impl FnOnce(&mut Tweaks)) -> Tweaks {
+    let mut t = Tweaks::default();
+    f(&mut t);
+    t
 }
 
 pub fn device() -> PasskeyDevice {
