@@ -164,11 +164,7 @@ impl AppState {
         let user = self.check_assertion(&s.assertion, None).await?;
         let start = second_step::SessionStart::of(meta, s.remember_me, vec!["passkey".into()]);
         let signed_in = self.open_session(user, start).await?;
-        Ok(SignInOutcome {
-            step: SignInStep::Done(Box::new(signed_in)),
-            device: DeviceCookie::Keep,
-            backup_codes_remaining: None,
-        })
+        Ok(SignInOutcome::done(signed_in, DeviceCookie::Keep))
     }
 
     /// The passkey proof of `reauthenticate`: an assertion by one of the session

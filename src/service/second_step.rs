@@ -43,6 +43,17 @@ pub struct SignInOutcome {
     pub backup_codes_remaining: Option<i64>,
 }
 
+impl SignInOutcome {
+    /// Signed in, with what to do to the `trusted_device` cookie; no backup code used.
+    pub(super) fn done(signed_in: SignedIn, device: DeviceCookie) -> SignInOutcome {
+        SignInOutcome {
+            step: SignInStep::Done(Box::new(signed_in)),
+            device,
+            backup_codes_remaining: None,
+        }
+    }
+}
+
 /// A right second factor, by kind.
 pub(super) enum SecondFactor {
     Totp,
@@ -89,11 +100,7 @@ impl AppState {
         body_device: Option<&str>,
         meta: &RequestMeta,
     ) -> AppResult<SignInOutcome> {
-        let done = |signed_in, device| SignInOutcome {
-            step: SignInStep::Done(Box::new(signed_in)),
-            device,
-            backup_codes_remaining: None,
-        };
+        let done = SignInOutcome::done;
         let Some(row) = self.enabled_two_factor(&user.id).await? else {
             let start = SessionStart::of(meta, remember, vec![first.to_string()]);
             return Ok(done(

@@ -8,11 +8,9 @@ use super::*;
 #[derive(Debug, Clone)]
 pub struct PasskeyRow {
     pub id: String,
-    pub user_id: UserId,
     /// base64url, as the authenticator names it.
     pub credential_id: String,
     pub name: String,
-    pub sign_count: i64,
     pub backed_up: bool,
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
@@ -73,16 +71,13 @@ pub enum Removal {
 }
 
 /// Everything but the stored credential, which only a sign-in reads.
-const PASSKEY_COLUMNS: &str =
-    "id, user_id, credential_id, name, sign_count, backed_up, created_at, last_used_at";
+const PASSKEY_COLUMNS: &str = "id, credential_id, name, backed_up, created_at, last_used_at";
 
 fn passkey_row(r: &sqlx::any::AnyRow) -> sqlx::Result<PasskeyRow> {
     Ok(PasskeyRow {
         id: r.try_get("id")?,
-        user_id: UserId::new(r.try_get("user_id")?),
         credential_id: r.try_get("credential_id")?,
         name: r.try_get("name")?,
-        sign_count: r.try_get("sign_count")?,
         backed_up: r.try_get::<i64, _>("backed_up")? != 0,
         created_at: Timestamp(r.try_get("created_at")?),
         last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp),
