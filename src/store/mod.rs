@@ -22,6 +22,7 @@ mod key_check;
 pub use account::{EmailChanged, NewEmailChange};
 mod lockout;
 mod passkeys;
+mod pg_cache;
 pub use passkeys::{
     MethodToRemove, NewCeremony, NewPasskey, PasskeyInsert, PasskeyRow, Removal, TakenCeremony,
 };
@@ -58,6 +59,15 @@ pub struct Store {
     backend: Backend,
     /// The SQLite file, for the in-thread read of the session check.
     sqlite_file: Option<std::sync::Arc<std::path::PathBuf>>,
+    /// PostgreSQL: the session checks remembered, kept honest by notifications.
+    pg_cache: Option<PgCache>,
+}
+
+/// The PostgreSQL session cache and its listening task (stopped with the store).
+#[derive(Clone)]
+struct PgCache {
+    cache: std::sync::Arc<pg_cache::SessionCache>,
+    listener: std::sync::Arc<tokio::task::AbortHandle>,
 }
 
 /// A user as stored.
@@ -337,10 +347,22 @@ impl Store {
             })?,
             None => Generation::local(),
         });
+        let pg_cache = (backend == Backend::Postgres).then(|| {
+            let cache = std::sync::Arc::new(pg_cache::SessionCache::new());
+            let task = tokio::spawn(pg_cache::listen(
+                url.to_string(),
+                std::sync::Arc::downgrade(&cache),
+            ));
+            PgCache {
+                cache,
+                listener: std::sync::Arc::new(task.abort_handle()),
+            }
+        });
         Ok(Store {
             pool: Pool::new(pool, generation),
             backend,
             sqlite_file,
+            pg_cache,
         })
     }
 
@@ -428,7 +450,17 @@ impl Store {
 
     /// Closes the pool: every later query fails (used at shutdown and by tests).
     pub async fn close(&self) {
+        if let Some(c) = &self.pg_cache {
+            c.listener.abort();
+        }
         self.pool.close().await;
+    }
+
+    /// The PostgreSQL session cache: (remembered answers, listening), for tests.
+    pub fn session_cache_state(&self) -> Option<(usize, bool)> {
+        self.pg_cache
+            .as_ref()
+            .map(|c| (c.cache.len(), c.cache.is_listening()))
     }
 
     /// Whether the database answers.

@@ -40,6 +40,13 @@ impl Pool {
         }
     }
 
+    /// The pool for the PostgreSQL session read only, without moving the generation:
+    /// a read changes nothing, and moving the generation on every check would make
+    /// every remembered answer stale at once (see `pg_cache`).
+    pub fn for_session_read(&self) -> &AnyPool {
+        &self.raw
+    }
+
     /// The write generation (read by the session memo; moved only by loans).
     pub fn generation(&self) -> &Generation {
         &self.generation

@@ -57,7 +57,8 @@ impl Store {
     /// connection worker thread costs two thread hand-offs (measured: most of the CPU
     /// of a session check). Each thread also remembers the answers it read, for at
     /// most a second and only until latch next uses its pool (see `sqlite_read`).
-    /// On PostgreSQL, shared by several instances, every check reads the database.
+    /// On PostgreSQL, shared by several instances, answers are remembered while the
+    /// database's notifications vouch for them (see `pg_cache`).
     pub async fn session_by_token(
         &self,
         token_hash: &TokenHash,
@@ -67,12 +68,30 @@ impl Store {
             return sqlite_read::session_by_token(file, self.pool.generation(), token_hash, now)
                 .context("reading the session");
         }
+        let Some(pg) = &self.pg_cache else {
+            let row = sqlx::query(sqlx::AssertSqlSafe(SESSION_BY_TOKEN))
+                .bind(token_hash.as_str())
+                .bind(now)
+                .fetch_optional(&*self.pool())
+                .await?;
+            return Ok(row.as_ref().map(rows::session_check).transpose()?);
+        };
+        // PostgreSQL: from memory while the listener vouches for it (`pg_cache`); a
+        // miss is one prepared statement, one round trip, no transaction.
+        let generation = self.pool.generation();
+        if let Some(answer) = pg.cache.get(token_hash, generation.load(), now) {
+            return Ok(answer);
+        }
+        let ticket = pg.cache.ticket(generation.load());
         let row = sqlx::query(sqlx::AssertSqlSafe(SESSION_BY_TOKEN))
             .bind(token_hash.as_str())
             .bind(now)
-            .fetch_optional(&*self.pool())
+            .fetch_optional(self.pool.for_session_read())
             .await?;
-        Ok(row.as_ref().map(rows::session_check).transpose()?)
+        let rows = row.as_ref().map(rows::session_check).transpose()?;
+        pg.cache
+            .keep(token_hash, ticket, generation.load(), rows.as_ref());
+        Ok(rows)
     }
 
     pub async fn extend_session(&self, id: &SessionId, expires_at: Timestamp) -> sqlx::Result<()> {

@@ -19,6 +19,7 @@ mod passkey_rules;
 mod passkeys;
 mod passwords;
 mod resolvers;
+mod scale_out;
 mod second_step;
 mod security;
 mod session_management;

@@ -1,0 +1,40 @@
+-- Session checks answered from memory on every instance (docs/api.md §9, README
+-- "Running in production"): every change to a session or a user, by latch or by
+-- anyone else (an operator's psql), notifies channel `latch_sessions` in the same
+-- transaction, so each instance drops the answers it remembers when it commits.
+-- Payloads: `s:<token hash>` (a session changed or ended), `u:<user id>` (a user
+-- changed or was deleted), `*` (many rows at once: drop everything).
+
+CREATE FUNCTION latch_notify_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT count(*) FROM changed_rows) > 100 THEN
+        PERFORM pg_notify('latch_sessions', '*');
+    ELSE
+        PERFORM pg_notify('latch_sessions', 's:' || token_hash) FROM changed_rows;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION latch_notify_users() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT count(*) FROM changed_rows) > 100 THEN
+        PERFORM pg_notify('latch_sessions', '*');
+    ELSE
+        PERFORM pg_notify('latch_sessions', 'u:' || id) FROM changed_rows;
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- One trigger per event: a trigger with transition tables takes a single event.
+CREATE TRIGGER sessions_updated AFTER UPDATE ON sessions
+    REFERENCING OLD TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION latch_notify_sessions();
+CREATE TRIGGER sessions_deleted AFTER DELETE ON sessions
+    REFERENCING OLD TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION latch_notify_sessions();
+CREATE TRIGGER users_updated AFTER UPDATE ON users
+    REFERENCING OLD TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION latch_notify_users();
+CREATE TRIGGER users_deleted AFTER DELETE ON users
+    REFERENCING OLD TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION latch_notify_users();

@@ -1,0 +1,227 @@
+//! The session checks a PostgreSQL instance remembers, and the listening connection
+//! that tells it when to forget them.
+//!
+//! Several latch instances share one PostgreSQL database; a session check answered
+//! from memory must still see a logout, revocation, password change or deletion made
+//! by any of them at once. The database notifies channel `latch_sessions` in the same
+//! transaction as every change to a session or a user (migration 0008, by trigger, so
+//! an operator's `psql` is covered too), and each instance listens:
+//! - an answer is used only while the listening connection has been up since it was
+//!   read (its epoch), so a dropped or restarted listener empties the cache, and checks
+//!   read the database until it listens again;
+//! - a notification drops the answers it names (a session's token hash, a user, or
+//!   everything), and an answer read while any notification arrived is not kept;
+//! - this instance's own writes move the pool's write generation, as on SQLite, so its
+//!   next check never trusts an answer remembered before them;
+//! - an answer is reused for at most [`FRESH_FOR`], and expiry is checked every time.
+//!
+//! What is kept is what a session check answers (the session and user rows: no
+//! password hash, no token), in a bounded number of entries.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgListener;
+
+use super::{SessionRow, UserRow};
+use crate::domain::TokenHash;
+
+/// The channel the triggers of migration 0008 notify.
+pub const CHANNEL: &str = "latch_sessions";
+/// How long an answer may be reused at most, whatever the notifications say.
+pub const FRESH_FOR: Duration = Duration::from_secs(1);
+/// Answers remembered; when full, the cache starts over.
+const MAX_ENTRIES: usize = 16_384;
+/// The wait before listening again after the connection dropped.
+const RECONNECT_AFTER: Duration = Duration::from_millis(200);
+
+struct Entry {
+    rows: (SessionRow, UserRow),
+    /// The listener epoch and write generation it was read under.
+    epoch: u64,
+    generation: u64,
+    read_at: Instant,
+}
+
+/// What a check noted before reading the database: the answer is kept only if none of
+/// it moved meanwhile.
+#[derive(Clone, Copy)]
+pub struct ReadTicket {
+    epoch: u64,
+    generation: u64,
+    notified: u64,
+}
+
+pub struct SessionCache {
+    entries: Mutex<HashMap<TokenHash, Entry>>,
+    /// Moves each time the listener connects or drops.
+    epoch: AtomicU64,
+    listening: AtomicBool,
+    /// Moves with every notification.
+    notified: AtomicU64,
+}
+
+impl SessionCache {
+    pub fn new() -> SessionCache {
+        SessionCache {
+            entries: Mutex::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
+            listening: AtomicBool::new(false),
+            notified: AtomicU64::new(0),
+        }
+    }
+
+    /// A remembered answer that may be used now (`generation`: the pool's current
+    /// write generation), or `None` when the database must be read. `Some(None)`
+    /// answers "expired" for a remembered session past its end.
+    pub fn get(
+        &self,
+        token_hash: &TokenHash,
+        generation: u64,
+        now_ms: i64,
+    ) -> Option<Option<(SessionRow, UserRow)>> {
+        if !self.listening.load(Ordering::Acquire) {
+            return None;
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let entries = self.entries.lock().ok()?;
+        let e = entries.get(token_hash)?;
+        if e.epoch != epoch || e.generation != generation || e.read_at.elapsed() >= FRESH_FOR {
+            return None;
+        }
+        Some((e.rows.0.expires_at.millis() > now_ms).then(|| e.rows.clone()))
+    }
+
+    /// Notes the state before a database read.
+    pub fn ticket(&self, generation: u64) -> ReadTicket {
+        ReadTicket {
+            epoch: self.epoch.load(Ordering::Acquire),
+            generation,
+            notified: self.notified.load(Ordering::Acquire),
+        }
+    }
+
+    /// Keeps what the read answered, unless the listener was down, or anything moved
+    /// since `ticket` (`generation`: the pool's write generation now).
+    pub fn keep(
+        &self,
+        token_hash: &TokenHash,
+        ticket: ReadTicket,
+        generation: u64,
+        rows: Option<&(SessionRow, UserRow)>,
+    ) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let Some(rows) = rows else {
+            entries.remove(token_hash);
+            return;
+        };
+        // Checked under the lock that notifications take, so none slips in between.
+        let unchanged = self.listening.load(Ordering::Acquire)
+            && self.epoch.load(Ordering::Acquire) == ticket.epoch
+            && self.notified.load(Ordering::Acquire) == ticket.notified
+            && generation == ticket.generation;
+        if !unchanged {
+            return;
+        }
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(
+            token_hash.clone(),
+            Entry {
+                rows: rows.clone(),
+                epoch: ticket.epoch,
+                generation: ticket.generation,
+                read_at: Instant::now(),
+            },
+        );
+    }
+
+    /// Drops what a notification names.
+    fn forget(&self, payload: &str) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        self.notified.fetch_add(1, Ordering::AcqRel);
+        match payload.split_once(':') {
+            Some(("s", hash)) => {
+                entries.retain(|k, _| k.as_str() != hash);
+            }
+            Some(("u", user)) => {
+                entries.retain(|_, e| e.rows.1.id.as_str() != user);
+            }
+            _ => entries.clear(),
+        }
+    }
+
+    /// The listener is up (`true`) or down: either way every remembered answer goes.
+    fn set_listening(&self, up: bool) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        self.listening.store(false, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+        self.listening.store(up, Ordering::Release);
+    }
+
+    /// How many answers are remembered (for tests).
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// Whether the listening connection is up.
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+}
+
+/// Listens on [`CHANNEL`] for as long as `cache` is used, reconnecting after a drop.
+/// Ends when the cache is dropped (the store closed).
+pub async fn listen(url: String, cache: std::sync::Weak<SessionCache>) {
+    loop {
+        if cache.strong_count() == 0 {
+            return;
+        }
+        match connect(&url).await {
+            Ok(mut listener) => {
+                let Some(c) = cache.upgrade() else {
+                    return;
+                };
+                c.set_listening(true);
+                drop(c);
+                loop {
+                    let next = listener.try_recv().await;
+                    let Some(c) = cache.upgrade() else {
+                        return;
+                    };
+                    match next {
+                        Ok(Some(n)) => c.forget(n.payload()),
+                        Ok(None) | Err(_) => {
+                            c.set_listening(false);
+                            tracing::warn!(
+                                "the session notification listener dropped; checks read the database until it is back"
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the session notification listener cannot connect");
+            }
+        }
+        tokio::time::sleep(RECONNECT_AFTER).await;
+    }
+}
+
+async fn connect(url: &str) -> sqlx::Result<PgListener> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.eager_reconnect(false);
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
