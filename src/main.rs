@@ -39,7 +39,10 @@ async fn run(settings: latch::config::Settings, command: Command) -> anyhow::Res
     match command {
         Command::Users { action } => {
             let state = latch::startup::operator_state(settings).await?;
-            match latch::operator::run(&state, &action).await? {
+            let outcome = latch::operator::run(&state, &action).await?;
+            // PostgreSQL: the running instances have been sent the change before this ends.
+            state.store().settle().await;
+            match outcome {
                 Ok(line) => {
                     println!("{line}");
                     Ok(())

@@ -221,9 +221,15 @@ pub fn router(
         }),
     );
     let Routes { router, patterns } = routes;
-    let router = router
+    let mut router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
+    if state.store().remembers_sessions() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            settle_after_writes,
+        ));
+    }
     let envelope = EnvelopeConfig::new(
         &state.config().allowed_origins,
         patterns.iter().map(String::as_str),
@@ -244,6 +250,23 @@ impl Routes {
         self.patterns.push(path.to_string());
         self.router = std::mem::take(&mut self.router).route(path, route);
     }
+}
+
+/// PostgreSQL: a request during which this instance wrote answers only once the
+/// notifications of its writes have reached every instance's listener (`Store::settle`),
+/// so a logout answered here is seen by the very next check anywhere.
+async fn settle_after_writes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let store = state.store();
+    let before = store.write_generation();
+    let res = next.run(req).await;
+    if store.write_generation() != before {
+        store.settle().await;
+    }
+    res
 }
 
 async fn not_found() -> Response {

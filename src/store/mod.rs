@@ -63,11 +63,12 @@ pub struct Store {
     pg_cache: Option<PgCache>,
 }
 
-/// The PostgreSQL session cache and its listening task (stopped with the store).
+/// The PostgreSQL session cache and its listener (stopped with the store).
 #[derive(Clone)]
 struct PgCache {
     cache: std::sync::Arc<pg_cache::SessionCache>,
-    listener: std::sync::Arc<tokio::task::AbortHandle>,
+    /// Sending `true`, or dropping the last clone, stops the listener.
+    stop: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// A user as stored.
@@ -347,17 +348,23 @@ impl Store {
             })?,
             None => Generation::local(),
         });
-        let pg_cache = (backend == Backend::Postgres).then(|| {
-            let cache = std::sync::Arc::new(pg_cache::SessionCache::new());
-            let task = tokio::spawn(pg_cache::listen(
-                url.to_string(),
-                std::sync::Arc::downgrade(&cache),
-            ));
-            PgCache {
-                cache,
-                listener: std::sync::Arc::new(task.abort_handle()),
+        let pg_cache = match backend {
+            Backend::Postgres => {
+                let cache = std::sync::Arc::new(pg_cache::SessionCache::new());
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                pg_cache::spawn_listener(
+                    url.to_string(),
+                    std::sync::Arc::downgrade(&cache),
+                    stopped,
+                )
+                .context("starting the session notification listener")?;
+                Some(PgCache {
+                    cache,
+                    stop: std::sync::Arc::new(stop),
+                })
             }
-        });
+            Backend::Sqlite => None,
+        };
         Ok(Store {
             pool: Pool::new(pool, generation),
             backend,
@@ -451,9 +458,28 @@ impl Store {
     /// Closes the pool: every later query fails (used at shutdown and by tests).
     pub async fn close(&self) {
         if let Some(c) = &self.pg_cache {
-            c.listener.abort();
+            c.stop.send_replace(true);
         }
         self.pool.close().await;
+    }
+
+    /// Whether session checks are remembered across instances (PostgreSQL): requests
+    /// that write then [`Store::settle`] before they answer.
+    pub fn remembers_sessions(&self) -> bool {
+        self.pg_cache.is_some()
+    }
+
+    /// The write generation now (moves with every use of the pool).
+    pub fn write_generation(&self) -> u64 {
+        self.pool.generation().load()
+    }
+
+    /// After writes: waits until every instance has been sent their notifications
+    /// (see `pg_cache`). Nothing on SQLite.
+    pub async fn settle(&self) {
+        if let Some(c) = &self.pg_cache {
+            c.cache.settle(self.pool.for_session_read()).await;
+        }
     }
 
     /// The PostgreSQL session cache: (remembered answers, listening), for tests.

@@ -34,6 +34,8 @@ pub const CHANNEL: &str = "latch_sessions";
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
 /// Answers remembered; when full, the cache starts over.
 const MAX_ENTRIES: usize = 16_384;
+/// The longest a request that wrote waits for its marker.
+const SETTLE_WITHIN: Duration = Duration::from_secs(1);
 /// The wait before listening again after the connection dropped.
 const RECONNECT_AFTER: Duration = Duration::from_millis(200);
 
@@ -56,6 +58,11 @@ pub struct ReadTicket {
 
 pub struct SessionCache {
     entries: Mutex<HashMap<TokenHash, Entry>>,
+    /// This instance's name in its own markers (see [`SessionCache::settle`]).
+    instance: u64,
+    next_marker: AtomicU64,
+    /// The newest of this instance's markers the listener has seen.
+    markers_seen: tokio::sync::watch::Sender<u64>,
     /// Moves each time the listener connects or drops.
     epoch: AtomicU64,
     listening: AtomicBool,
@@ -67,6 +74,9 @@ impl SessionCache {
     pub fn new() -> SessionCache {
         SessionCache {
             entries: Mutex::new(HashMap::new()),
+            instance: rand::random(),
+            next_marker: AtomicU64::new(1),
+            markers_seen: tokio::sync::watch::Sender::new(0),
             epoch: AtomicU64::new(0),
             listening: AtomicBool::new(false),
             notified: AtomicU64::new(0),
@@ -141,8 +151,21 @@ impl SessionCache {
         );
     }
 
-    /// Drops what a notification names.
+    /// Drops what a notification names; notes this instance's markers.
     fn forget(&self, payload: &str) {
+        if let Some(marker) = payload.strip_prefix("m:") {
+            if let Some((instance, n)) = marker.split_once(':')
+                && instance.parse() == Ok(self.instance)
+                && let Ok(n) = n.parse::<u64>()
+            {
+                self.markers_seen.send_if_modified(|seen| {
+                    let newer = n > *seen;
+                    *seen = (*seen).max(n);
+                    newer
+                });
+            }
+            return;
+        }
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
@@ -169,6 +192,37 @@ impl SessionCache {
         self.listening.store(up, Ordering::Release);
     }
 
+    /// Waits until this instance's listener has seen a marker notified now, after this
+    /// instance's writes committed: notifications reach the listening connections in
+    /// commit order, so by then the other instances' listeners have been sent every
+    /// notification of those writes too. An instance answers a request that wrote
+    /// only after this, so the next check on another instance, which starts after the
+    /// answer, finds the changed answers dropped. Waits at most [`SETTLE_WITHIN`];
+    /// without a listener there is nothing to wait for.
+    pub async fn settle(&self, pool: &sqlx::AnyPool) {
+        // A listener that is (re)connecting: wait for it, within the bound.
+        let deadline = Instant::now() + SETTLE_WITHIN;
+        while !self.is_listening() {
+            if Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let n = self.next_marker.fetch_add(1, Ordering::Relaxed);
+        let mut seen = self.markers_seen.subscribe();
+        let payload = format!("m:{}:{n}", self.instance);
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(pool)
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "the settle marker was not sent");
+            return;
+        }
+        let _ = tokio::time::timeout(SETTLE_WITHIN, seen.wait_for(|s| *s >= n)).await;
+    }
+
     /// How many answers are remembered (for tests).
     pub fn len(&self) -> usize {
         self.entries.lock().map(|e| e.len()).unwrap_or(0)
@@ -180,14 +234,41 @@ impl SessionCache {
     }
 }
 
-/// Listens on [`CHANNEL`] for as long as `cache` is used, reconnecting after a drop.
-/// Ends when the cache is dropped (the store closed).
-pub async fn listen(url: String, cache: std::sync::Weak<SessionCache>) {
+/// Starts the listener on a thread of its own, so a busy runtime never delays a
+/// notification: it runs until `stop` is dropped or told to.
+pub fn spawn_listener(
+    url: String,
+    cache: std::sync::Weak<SessionCache>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("latch-notify".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(rt) => rt.block_on(listen(url, cache, stop)),
+                Err(e) => {
+                    tracing::error!(error = %e, "the session notification listener cannot start")
+                }
+            }
+        })
+        .map(drop)
+}
+
+/// Listens on [`CHANNEL`] until stopped, reconnecting after a drop.
+async fn listen(
+    url: String,
+    cache: std::sync::Weak<SessionCache>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
-        if cache.strong_count() == 0 {
-            return;
-        }
-        match connect(&url).await {
+        let connected = tokio::select! {
+            c = connect(&url) => c,
+            _ = stop.changed() => return,
+        };
+        match connected {
             Ok(mut listener) => {
                 let Some(c) = cache.upgrade() else {
                     return;
@@ -195,7 +276,10 @@ pub async fn listen(url: String, cache: std::sync::Weak<SessionCache>) {
                 c.set_listening(true);
                 drop(c);
                 loop {
-                    let next = listener.try_recv().await;
+                    let next = tokio::select! {
+                        n = listener.try_recv() => n,
+                        _ = stop.changed() => return,
+                    };
                     let Some(c) = cache.upgrade() else {
                         return;
                     };
@@ -215,7 +299,10 @@ pub async fn listen(url: String, cache: std::sync::Weak<SessionCache>) {
                 tracing::warn!(error = %e, "the session notification listener cannot connect");
             }
         }
-        tokio::time::sleep(RECONNECT_AFTER).await;
+        tokio::select! {
+            _ = tokio::time::sleep(RECONNECT_AFTER) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

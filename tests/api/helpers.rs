@@ -20,6 +20,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub outbox: PathBuf,
     pub db_url: String,
+    /// The running app's service (its store, for what only the inside can see).
+    pub state: latch::service::AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -163,6 +165,7 @@ async fn spawn_on(
     }
     let app = Application::build(settings).await.expect("app builds");
     let addr = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
     if close_db {
         app.state().store().close().await;
     }
@@ -177,6 +180,7 @@ async fn spawn_on(
         client,
         outbox,
         db_url,
+        state,
         _dir: dir,
     }
 }
