@@ -42,6 +42,8 @@ async fn run(settings: latch::config::Settings, command: Command) -> anyhow::Res
             let outcome = latch::operator::run(&state, &action).await?;
             // PostgreSQL: the running instances have been sent the change before this ends.
             state.store().settle().await;
+            // Says goodbye to the running instances, so none waits for this process.
+            state.store().close().await;
             match outcome {
                 Ok(line) => {
                     println!("{line}");

@@ -23,6 +23,7 @@ pub use account::{EmailChanged, NewEmailChange};
 mod lockout;
 mod passkeys;
 mod pg_cache;
+mod pg_sync;
 pub use passkeys::{
     MethodToRemove, NewCeremony, NewPasskey, PasskeyInsert, PasskeyRow, Removal, TakenCeremony,
 };
@@ -67,6 +68,7 @@ pub struct Store {
 #[derive(Clone)]
 struct PgCache {
     cache: std::sync::Arc<pg_cache::SessionCache>,
+    sync: std::sync::Arc<pg_sync::Sync>,
     /// Sending `true`, or dropping the last clone, stops the listener.
     stop: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -351,15 +353,18 @@ impl Store {
         let pg_cache = match backend {
             Backend::Postgres => {
                 let cache = std::sync::Arc::new(pg_cache::SessionCache::new());
+                let sync = std::sync::Arc::new(pg_sync::Sync::new());
                 let (stop, stopped) = tokio::sync::watch::channel(false);
-                pg_cache::spawn_listener(
+                pg_sync::spawn_listener(
                     url.to_string(),
                     std::sync::Arc::downgrade(&cache),
+                    std::sync::Arc::downgrade(&sync),
                     stopped,
                 )
                 .context("starting the session notification listener")?;
                 Some(PgCache {
                     cache,
+                    sync,
                     stop: std::sync::Arc::new(stop),
                 })
             }
@@ -478,7 +483,7 @@ impl Store {
     /// (see `pg_cache`). Nothing on SQLite.
     pub async fn settle(&self) {
         if let Some(c) = &self.pg_cache {
-            c.cache.settle(self.pool.for_session_read()).await;
+            c.sync.settle(&c.cache, self.pool.for_session_read()).await;
         }
     }
 

@@ -23,21 +23,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgListener;
-
 use super::{SessionRow, UserRow};
 use crate::domain::TokenHash;
 
-/// The channel the triggers of migration 0008 notify.
-pub const CHANNEL: &str = "latch_sessions";
 /// How long an answer may be reused at most, whatever the notifications say.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
 /// Answers remembered; when full, the cache starts over.
 const MAX_ENTRIES: usize = 16_384;
-/// The longest a request that wrote waits for its marker.
-const SETTLE_WITHIN: Duration = Duration::from_secs(1);
-/// The wait before listening again after the connection dropped.
-const RECONNECT_AFTER: Duration = Duration::from_millis(200);
 
 struct Entry {
     rows: (SessionRow, UserRow),
@@ -58,11 +50,6 @@ pub struct ReadTicket {
 
 pub struct SessionCache {
     entries: Mutex<HashMap<TokenHash, Entry>>,
-    /// This instance's name in its own markers (see [`SessionCache::settle`]).
-    instance: u64,
-    next_marker: AtomicU64,
-    /// The newest of this instance's markers the listener has seen.
-    markers_seen: tokio::sync::watch::Sender<u64>,
     /// Moves each time the listener connects or drops.
     epoch: AtomicU64,
     listening: AtomicBool,
@@ -74,9 +61,6 @@ impl SessionCache {
     pub fn new() -> SessionCache {
         SessionCache {
             entries: Mutex::new(HashMap::new()),
-            instance: rand::random(),
-            next_marker: AtomicU64::new(1),
-            markers_seen: tokio::sync::watch::Sender::new(0),
             epoch: AtomicU64::new(0),
             listening: AtomicBool::new(false),
             notified: AtomicU64::new(0),
@@ -151,21 +135,8 @@ impl SessionCache {
         );
     }
 
-    /// Drops what a notification names; notes this instance's markers.
-    fn forget(&self, payload: &str) {
-        if let Some(marker) = payload.strip_prefix("m:") {
-            if let Some((instance, n)) = marker.split_once(':')
-                && instance.parse() == Ok(self.instance)
-                && let Ok(n) = n.parse::<u64>()
-            {
-                self.markers_seen.send_if_modified(|seen| {
-                    let newer = n > *seen;
-                    *seen = (*seen).max(n);
-                    newer
-                });
-            }
-            return;
-        }
+    /// Drops what a notification names.
+    pub(super) fn forget(&self, payload: &str) {
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
@@ -182,7 +153,7 @@ impl SessionCache {
     }
 
     /// The listener is up (`true`) or down: either way every remembered answer goes.
-    fn set_listening(&self, up: bool) {
+    pub(super) fn set_listening(&self, up: bool) {
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
@@ -190,37 +161,6 @@ impl SessionCache {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         entries.clear();
         self.listening.store(up, Ordering::Release);
-    }
-
-    /// Waits until this instance's listener has seen a marker notified now, after this
-    /// instance's writes committed: notifications reach the listening connections in
-    /// commit order, so by then the other instances' listeners have been sent every
-    /// notification of those writes too. An instance answers a request that wrote
-    /// only after this, so the next check on another instance, which starts after the
-    /// answer, finds the changed answers dropped. Waits at most [`SETTLE_WITHIN`];
-    /// without a listener there is nothing to wait for.
-    pub async fn settle(&self, pool: &sqlx::AnyPool) {
-        // A listener that is (re)connecting: wait for it, within the bound.
-        let deadline = Instant::now() + SETTLE_WITHIN;
-        while !self.is_listening() {
-            if Instant::now() >= deadline {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let n = self.next_marker.fetch_add(1, Ordering::Relaxed);
-        let mut seen = self.markers_seen.subscribe();
-        let payload = format!("m:{}:{n}", self.instance);
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(payload)
-            .execute(pool)
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, "the settle marker was not sent");
-            return;
-        }
-        let _ = tokio::time::timeout(SETTLE_WITHIN, seen.wait_for(|s| *s >= n)).await;
     }
 
     /// How many answers are remembered (for tests).
@@ -232,83 +172,4 @@ impl SessionCache {
     pub fn is_listening(&self) -> bool {
         self.listening.load(Ordering::Acquire)
     }
-}
-
-/// Starts the listener on a thread of its own, so a busy runtime never delays a
-/// notification: it runs until `stop` is dropped or told to.
-pub fn spawn_listener(
-    url: String,
-    cache: std::sync::Weak<SessionCache>,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("latch-notify".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime {
-                Ok(rt) => rt.block_on(listen(url, cache, stop)),
-                Err(e) => {
-                    tracing::error!(error = %e, "the session notification listener cannot start")
-                }
-            }
-        })
-        .map(drop)
-}
-
-/// Listens on [`CHANNEL`] until stopped, reconnecting after a drop.
-async fn listen(
-    url: String,
-    cache: std::sync::Weak<SessionCache>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        let connected = tokio::select! {
-            c = connect(&url) => c,
-            _ = stop.changed() => return,
-        };
-        match connected {
-            Ok(mut listener) => {
-                let Some(c) = cache.upgrade() else {
-                    return;
-                };
-                c.set_listening(true);
-                drop(c);
-                loop {
-                    let next = tokio::select! {
-                        n = listener.try_recv() => n,
-                        _ = stop.changed() => return,
-                    };
-                    let Some(c) = cache.upgrade() else {
-                        return;
-                    };
-                    match next {
-                        Ok(Some(n)) => c.forget(n.payload()),
-                        Ok(None) | Err(_) => {
-                            c.set_listening(false);
-                            tracing::warn!(
-                                "the session notification listener dropped; checks read the database until it is back"
-                            );
-                            break;
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the session notification listener cannot connect");
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(RECONNECT_AFTER) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-async fn connect(url: &str) -> sqlx::Result<PgListener> {
-    let mut listener = PgListener::connect(url).await?;
-    listener.eager_reconnect(false);
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
 }
