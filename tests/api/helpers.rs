@@ -112,6 +112,14 @@ pub async fn spawn_beside(first: &TestApp, extra: &[&str]) -> TestApp {
     spawn_on(Some((first.db_url.clone(), key)), extra, Vec::new(), false).await
 }
 
+/// A latch on the database `db_url`, with the secret key file in `key_dir` (the
+/// PostgreSQL-only suite's own server; this suite does not use it).
+#[allow(dead_code)]
+pub async fn spawn_app_on(db_url: &str, key_dir: &Path) -> TestApp {
+    let key = key_dir.join("latch.key");
+    spawn_on(Some((db_url.to_string(), key)), &[], Vec::new(), false).await
+}
+
 async fn spawn(extra: &[&str], oidc: Vec<(String, String)>, close_db: bool) -> TestApp {
     spawn_on(None, extra, oidc, close_db).await
 }

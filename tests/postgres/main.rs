@@ -67,3 +67,130 @@ async fn a_killed_listener_serves_no_stale_answer_and_caching_resumes() {
         assert!(up && remembered >= 1, "round {round}: caching resumed");
     }
 }
+
+/// A PostgreSQL server of this test's own (scripts/pg-start), to restart.
+struct OwnServer {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl OwnServer {
+    fn start() -> OwnServer {
+        let dir = tempfile::Builder::new()
+            .prefix("latch-pg-")
+            .tempdir()
+            .unwrap();
+        // The server runs as the postgres user when the tests run as root.
+        std::process::Command::new("chmod")
+            .args(["755", &dir.path().display().to_string()])
+            .status()
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = std::process::Command::new("scripts/pg-start")
+            .args([
+                &port.to_string(),
+                &dir.path().join("pg").display().to_string(),
+            ])
+            .output()
+            .expect("scripts/pg-start runs");
+        assert!(out.status.success(), "{out:?}");
+        OwnServer { dir, port }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn pg(&self, action: &str) {
+        let out = std::process::Command::new("scripts/pg-ctl")
+            .args([
+                action,
+                &self.dir.path().join("pg").display().to_string(),
+                &self.port.to_string(),
+            ])
+            .output()
+            .expect("scripts/pg-ctl runs");
+        assert!(out.status.success(), "{action}: {out:?}");
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("scripts/pg-stop")
+            .arg(self.dir.path().join("pg"))
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn a_restart_under_load_serves_no_stale_answer_and_no_error_once_back() {
+    let server = OwnServer::start();
+    let keys = tempfile::tempdir().unwrap();
+    let a = helpers::spawn_app_on(&server.url(), keys.path()).await;
+    let b = helpers::spawn_app_on(&server.url(), keys.path()).await;
+    a.verified_user("restart@example.com").await;
+    let t = a.sign_in("restart@example.com", PASSWORD).await.token();
+    for _ in 0..3 {
+        assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
+    }
+    // Load on b while the server goes down and comes back.
+    let load = {
+        let (client, url, t) = (b.client.clone(), b.url("/auth/session"), t.clone());
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            let end = Instant::now() + Duration::from_secs(6);
+            while Instant::now() < end {
+                let s = client
+                    .get(&url)
+                    .header("cookie", format!("session_token={t}"))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0);
+                statuses.push((Instant::now(), s));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            statuses
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.pg("stop");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    server.pg("start");
+    let back = Instant::now();
+    // Once both listen again, a logout on a is seen by b's next check.
+    listening(&a).await;
+    listening(&b).await;
+    let r = a.post("/auth/sign-out", json!({}), Some(&t)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let out = Instant::now();
+    assert_eq!(
+        b.get("/auth/session", Some(&t)).await.status,
+        401,
+        "a stale answer"
+    );
+    let statuses = load.await.unwrap();
+    // While the server was down, no check was answered 200 from memory (the listener
+    // dropped) beyond the moment it went; after it was back, no 5xx.
+    let after: Vec<u16> = statuses
+        .iter()
+        .filter(|(at, _)| *at > back + Duration::from_secs(1))
+        .map(|(_, s)| *s)
+        .collect();
+    assert!(!after.is_empty());
+    assert!(
+        after.iter().all(|s| *s < 500),
+        "errors once back: {after:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .filter(|(at, _)| *at > out)
+            .all(|(_, s)| *s == 401),
+        "a stale 200 after the logout"
+    );
+}
