@@ -116,6 +116,8 @@ impl Application {
         for task in housekeeping {
             task.abort();
         }
+        // PostgreSQL: the other instances stop waiting for this one at once.
+        self.state.store().close().await;
         Ok(())
     }
 }
@@ -260,11 +262,11 @@ async fn settle_after_writes(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let store = state.store();
-    let before = store.write_generation();
-    let res = next.run(req).await;
-    if store.write_generation() != before {
-        store.settle().await;
+    // Only this request's own use of the database counts: a cached session check
+    // beside a flood of sign-ins answers without waiting.
+    let (res, used) = crate::store::used_pool(next.run(req)).await;
+    if used {
+        state.store().settle().await;
     }
     res
 }

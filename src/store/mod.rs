@@ -43,6 +43,7 @@ mod users;
 mod workspaces;
 
 use generation::Generation;
+pub use pool::used_pool;
 use pool::{Pool, PoolUse};
 use rows::{SESSION_BY_TOKEN, USER_COLUMNS, user_row};
 
@@ -71,6 +72,8 @@ struct PgCache {
     sync: std::sync::Arc<pg_sync::Sync>,
     /// Sending `true`, or dropping the last clone, stops the listener.
     stop: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    /// The listener's thread, ended once it said goodbye.
+    thread: std::sync::Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 /// A user as stored.
@@ -355,7 +358,7 @@ impl Store {
                 let cache = std::sync::Arc::new(pg_cache::SessionCache::new());
                 let sync = std::sync::Arc::new(pg_sync::Sync::new());
                 let (stop, stopped) = tokio::sync::watch::channel(false);
-                pg_sync::spawn_listener(
+                let thread = pg_sync::spawn_listener(
                     url.to_string(),
                     std::sync::Arc::downgrade(&cache),
                     std::sync::Arc::downgrade(&sync),
@@ -366,6 +369,7 @@ impl Store {
                     cache,
                     sync,
                     stop: std::sync::Arc::new(stop),
+                    thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
                 })
             }
             Backend::Sqlite => None,
@@ -463,7 +467,13 @@ impl Store {
     /// Closes the pool: every later query fails (used at shutdown and by tests).
     pub async fn close(&self) {
         if let Some(c) = &self.pg_cache {
+            // Stop the listener and let it say goodbye, so no instance waits for this one.
             c.stop.send_replace(true);
+            let thread = c.thread.lock().ok().and_then(|mut t| t.take());
+            if let Some(t) = thread {
+                let joined = tokio::task::spawn_blocking(move || t.join());
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), joined).await;
+            }
         }
         self.pool.close().await;
     }
@@ -474,16 +484,21 @@ impl Store {
         self.pg_cache.is_some()
     }
 
-    /// The write generation now (moves with every use of the pool).
-    pub fn write_generation(&self) -> u64 {
-        self.pool.generation().load()
-    }
-
     /// After writes: waits until every instance has been sent their notifications
     /// (see `pg_cache`). Nothing on SQLite.
     pub async fn settle(&self) {
         if let Some(c) = &self.pg_cache {
             c.sync.settle(&c.cache, self.pool.for_session_read()).await;
+        }
+    }
+
+    /// Tests: makes this instance's listener slow to handle each notification.
+    #[cfg(feature = "postgres-tests")]
+    pub fn dawdle_over_notifications(&self, ms: u64) {
+        if let Some(c) = &self.pg_cache {
+            c.sync
+                .dawdle
+                .store(ms, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

@@ -46,6 +46,9 @@ pub struct ReadTicket {
     epoch: u64,
     generation: u64,
     notified: u64,
+    /// Before the read: an answer's age counts from here, since what it read may
+    /// predate a commit made during the read.
+    at: Instant,
 }
 
 pub struct SessionCache {
@@ -94,6 +97,7 @@ impl SessionCache {
             epoch: self.epoch.load(Ordering::Acquire),
             generation,
             notified: self.notified.load(Ordering::Acquire),
+            at: Instant::now(),
         }
     }
 
@@ -130,7 +134,7 @@ impl SessionCache {
                 rows: rows.clone(),
                 epoch: ticket.epoch,
                 generation: ticket.generation,
-                read_at: Instant::now(),
+                read_at: ticket.at,
             },
         );
     }

@@ -3,18 +3,29 @@
 //!
 //! Notifications reach each instance's listener asynchronously: an instance could
 //! answer a logout before another instance's listener has dropped the session it
-//! remembers. So a request that wrote answers only after [`Sync::settle`]: it notifies
-//! a marker after its writes committed and waits until every live instance has
-//! acknowledged it. Each listener handles notifications in commit order and
-//! acknowledges a marker only after handling it, so an acknowledgement means every
-//! change committed before the marker is forgotten there.
+//! remembers. So a request that used the database answers only after
+//! [`Sync::settle`]: it notifies a marker after its writes committed and waits until
+//! every instance that may be remembering answers has acknowledged it. Each listener
+//! handles notifications in commit order and acknowledges a marker only after
+//! handling it, so an acknowledgement means every change committed before the marker
+//! is forgotten there.
 //!
-//! Messages on the channel besides the triggers' (`pg_cache`): `h:<instance>` (alive
-//! and listening, each second), `g:<instance>` (its listener dropped: it remembers
-//! nothing now), `m:<instance>:<n>` (a marker), and `a:<instance>:<n>:<by>` (`by`
-//! acknowledges that instance's marker `n`). An instance unheard of for
-//! [`PEER_GONE_AFTER`] is no longer waited for; a settle waits at most
-//! [`SETTLE_WITHIN`].
+//! Who is waited for: the channel's messages form one total order, seen alike by every
+//! listener. An instance starts remembering answers only once its own hello came back
+//! through its own listener; the instances waited for are those whose hello (or
+//! heartbeat) came before the marker, taken when the marker comes back. So an instance
+//! that joins later started remembering after the marker, after the writes.
+//!
+//! An instance whose own heartbeat has not come back for [`FENCE_AFTER`] stops
+//! remembering and reconnects (a half-open connection never errors); the others stop
+//! waiting for one unheard of for [`PEER_GONE_AFTER`], which is longer, or at its
+//! goodbye. A settle waits at most [`SETTLE_WITHIN`], no shorter than an answer's life,
+//! so one that gives up has outwaited every answer it could not vouch for.
+//!
+//! Messages besides the triggers' (`pg_cache`): `h:<instance>:<epoch>` (hello and
+//! heartbeat of a listening connection), `g:<instance>:<epoch>` (that connection is gone:
+//! it remembers nothing), `m:<instance>:<n>` (a marker), `a:<instance>:<n>:<by>` (`by`
+//! acknowledges that instance's marker `n`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,45 +34,69 @@ use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 use sqlx::postgres::{PgConnection, PgListener};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
-use super::pg_cache::SessionCache;
+use super::pg_cache::{FRESH_FOR, SessionCache};
 
 /// The channel the triggers of migration 0008 notify.
 pub const CHANNEL: &str = "latch_sessions";
-/// The longest a request that wrote waits for the acknowledgements.
+/// The longest a request that used the database waits for the acknowledgements.
 const SETTLE_WITHIN: Duration = Duration::from_secs(1);
-/// An instance unheard of this long is no longer waited for.
-const PEER_GONE_AFTER: Duration = Duration::from_secs(3);
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+const _: () = assert!(SETTLE_WITHIN.as_millis() >= FRESH_FOR.as_millis());
+const HEARTBEAT_EVERY: Duration = Duration::from_millis(250);
+/// An instance whose own heartbeat has not come back this long stops remembering.
+const FENCE_AFTER: Duration = Duration::from_secs(1);
+/// An instance unheard of this long is no longer waited for (it has fenced itself).
+const PEER_GONE_AFTER: Duration = Duration::from_secs(2);
+const _: () = assert!(PEER_GONE_AFTER.as_millis() > FENCE_AFTER.as_millis() + 500);
 /// The wait before connecting again after a drop.
 const RECONNECT_AFTER: Duration = Duration::from_millis(200);
 
 /// What the sender task sends for the listener.
 enum Outgoing {
+    Hello(u64),
     Ack(u64, u64),
-    /// The listener dropped.
-    Gone,
+    Gone(u64),
 }
 
 struct Peer {
+    epoch: u64,
     heard_at: Instant,
     /// The newest of this instance's markers it acknowledged.
     acked: u64,
 }
 
 #[derive(Default)]
-struct Peers {
+struct State {
     /// This instance's newest marker its own listener saw.
     own_seen: u64,
+    /// The connection epoch whose hello came back, and when its last heartbeat did.
+    own_epoch: u64,
+    own_heard_at: Option<Instant>,
+    /// When the own hello of the current connection came back.
+    listening_since: Option<Instant>,
     others: HashMap<u64, Peer>,
+}
+
+/// What the listener does with a message.
+enum Handled {
+    /// A trigger's: forget what it names.
+    Forget,
+    /// Another instance's marker: acknowledge it.
+    Ack(u64, u64),
+    /// This connection's own hello: start remembering.
+    OwnHello(u64),
+    Done,
 }
 
 /// This instance's part in the settle protocol.
 pub struct Sync {
     instance: u64,
+    /// Tests: how long this instance's listener dawdles over each message.
+    #[cfg(feature = "postgres-tests")]
+    pub dawdle: std::sync::Arc<AtomicU64>,
     next_marker: AtomicU64,
-    peers: Mutex<Peers>,
+    state: Mutex<State>,
     /// Moves whenever a marker or an acknowledgement arrives.
     progress: watch::Sender<u64>,
 }
@@ -70,141 +105,144 @@ impl Sync {
     pub fn new() -> Sync {
         Sync {
             instance: rand::random(),
+            #[cfg(feature = "postgres-tests")]
+            dawdle: std::sync::Arc::new(AtomicU64::new(0)),
             next_marker: AtomicU64::new(1),
-            peers: Mutex::new(Peers::default()),
+            state: Mutex::new(State::default()),
             progress: watch::Sender::new(0),
         }
     }
 
-    /// Waits until every live instance has handled what this instance committed so
-    /// far (see the module's comment). Without a listener there is nothing to wait
-    /// for: the cache is not used then, and other instances' answers are at most a
-    /// second old.
+    /// Waits until every instance that may remember answers has handled what this
+    /// instance committed so far (see the module's comment).
     pub async fn settle(&self, cache: &SessionCache, pool: &sqlx::AnyPool) {
-        let deadline = Instant::now() + SETTLE_WITHIN;
-        while !cache.is_listening() {
-            if Instant::now() >= deadline {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let n = self.next_marker.fetch_add(1, Ordering::Relaxed);
-        let waiting_for: Vec<u64> = match self.peers.lock() {
-            Ok(p) => p
-                .others
-                .iter()
-                .filter(|(_, peer)| peer.heard_at.elapsed() < PEER_GONE_AFTER)
-                .map(|(id, _)| *id)
-                .collect(),
-            Err(_) => return,
-        };
+        let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
         let mut progress = self.progress.subscribe();
+        let n = self.next_marker.fetch_add(1, Ordering::Relaxed);
         let sent = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(format!("m:{}:{n}", self.instance))
             .execute(pool)
             .await;
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, "the settle marker was not sent");
-            return;
+        if sent.is_err() || !cache.is_listening() {
+            // No vouching possible: outwait every answer remembered anywhere.
+            return tokio::time::sleep_until(deadline).await;
         }
-        let done = || {
-            self.peers.lock().is_ok_and(|p| {
-                p.own_seen >= n
-                    && waiting_for.iter().all(|id| {
-                        p.others.get(id).is_none_or(|peer| {
-                            peer.acked >= n || peer.heard_at.elapsed() >= PEER_GONE_AFTER
-                        })
-                    })
-            })
-        };
-        let waited =
-            tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), async {
-                while !done() {
-                    if progress.changed().await.is_err() {
-                        return;
+        let mut waiting_for: Option<Vec<u64>> = None;
+        let finished = tokio::time::timeout_at(deadline, async {
+            loop {
+                let done = self.state.lock().is_ok_and(|s| {
+                    if s.own_seen < n {
+                        return false;
                     }
+                    // Listening for less than a heartbeat: the others may not all be
+                    // heard of yet, so nobody can be left out safely.
+                    if s.listening_since
+                        .is_none_or(|t| t.elapsed() < HEARTBEAT_EVERY + Duration::from_millis(250))
+                    {
+                        return false;
+                    }
+                    // The marker is back: the instances heard of before it.
+                    let ids = waiting_for.get_or_insert_with(|| {
+                        s.others
+                            .iter()
+                            .filter(|(_, p)| p.heard_at.elapsed() < PEER_GONE_AFTER)
+                            .map(|(id, _)| *id)
+                            .collect()
+                    });
+                    ids.iter().all(|id| {
+                        s.others
+                            .get(id)
+                            .is_none_or(|p| p.acked >= n || p.heard_at.elapsed() >= PEER_GONE_AFTER)
+                    })
+                });
+                if done || progress.changed().await.is_err() {
+                    return done;
                 }
-            })
-            .await;
-        if waited.is_err() {
-            tracing::warn!("a settle waited its whole bound: an instance did not acknowledge");
+            }
+        })
+        .await;
+        if !matches!(finished, Ok(true)) {
+            // A new listener (its peers not all heard of yet) or an instance that did
+            // not acknowledge: the bound is waited out, which is correct either way.
+            tracing::debug!("a settle waited its whole bound");
+            tokio::time::sleep_until(deadline).await;
         }
     }
 
-    /// Handles a protocol message; `None` for the triggers' messages. `Some(Some(..))`:
-    /// a marker of another instance, to acknowledge once everything before it is handled.
-    fn handle(&self, payload: &str) -> Option<Option<(u64, u64)>> {
+    fn handle(&self, payload: &str) -> Handled {
         let mut parts = payload.split(':');
-        let kind = parts.next()?;
+        let kind = parts.next().unwrap_or_default();
         let mut number = || parts.next().and_then(|p| p.parse::<u64>().ok());
-        let heard = |p: &mut Peers, id: u64| {
-            if id != self.instance {
-                p.others
-                    .entry(id)
-                    .or_insert(Peer {
-                        heard_at: Instant::now(),
-                        acked: 0,
-                    })
-                    .heard_at = Instant::now();
-            }
+        let Ok(mut s) = self.state.lock() else {
+            return Handled::Done;
         };
-        match kind {
-            "h" => {
-                let id = number()?;
-                if let Ok(mut p) = self.peers.lock() {
-                    heard(&mut p, id);
+        let handled = match (kind, number(), number(), number()) {
+            ("h", Some(id), Some(epoch), _) if id == self.instance => {
+                s.own_heard_at = Some(Instant::now());
+                if epoch > s.own_epoch {
+                    s.own_epoch = epoch;
+                    s.listening_since = Some(Instant::now());
+                    Handled::OwnHello(epoch)
+                } else {
+                    Handled::Done
                 }
-                Some(None)
             }
-            "g" => {
-                let id = number()?;
-                if let Ok(mut p) = self.peers.lock() {
-                    p.others.remove(&id);
-                }
-                self.progress.send_modify(|v| *v += 1);
-                Some(None)
+            ("h", Some(id), Some(epoch), _) => {
+                let p = s.others.entry(id).or_insert(Peer {
+                    epoch,
+                    heard_at: Instant::now(),
+                    acked: 0,
+                });
+                p.epoch = p.epoch.max(epoch);
+                p.heard_at = Instant::now();
+                Handled::Done
             }
-            "m" => {
-                let (id, n) = (number()?, number()?);
-                if id != self.instance {
-                    if let Ok(mut p) = self.peers.lock() {
-                        heard(&mut p, id);
-                    }
-                    return Some(Some((id, n)));
+            ("g", Some(id), Some(epoch), _) => {
+                // A goodbye older than the connection since announced changes nothing.
+                if s.others.get(&id).is_some_and(|p| p.epoch <= epoch) {
+                    s.others.remove(&id);
                 }
-                if let Ok(mut p) = self.peers.lock() {
-                    p.own_seen = p.own_seen.max(n);
-                }
-                self.progress.send_modify(|v| *v += 1);
-                Some(None)
+                Handled::Done
             }
-            "a" => {
-                let (id, n, by) = (number()?, number()?, number()?);
-                if let Ok(mut p) = self.peers.lock() {
-                    heard(&mut p, by);
-                    if id == self.instance
-                        && let Some(peer) = p.others.get_mut(&by)
-                    {
-                        peer.acked = peer.acked.max(n);
-                    }
-                }
-                self.progress.send_modify(|v| *v += 1);
-                Some(None)
+            ("m", Some(id), Some(n), _) if id == self.instance => {
+                s.own_seen = s.own_seen.max(n);
+                Handled::Done
             }
-            _ => None,
-        }
+            ("m", Some(id), Some(n), _) => Handled::Ack(id, n),
+            ("a", Some(id), Some(n), Some(by)) => {
+                if id == self.instance
+                    && let Some(p) = s.others.get_mut(&by)
+                {
+                    p.acked = p.acked.max(n);
+                }
+                Handled::Done
+            }
+            ("s" | "u" | "*", ..) => Handled::Forget,
+            _ => Handled::Forget,
+        };
+        drop(s);
+        self.progress.send_modify(|v| *v += 1);
+        handled
+    }
+
+    /// Whether the own heartbeat came back lately (false once it is overdue).
+    fn heard_own(&self) -> bool {
+        self.state
+            .lock()
+            .is_ok_and(|s| s.own_heard_at.is_some_and(|t| t.elapsed() < FENCE_AFTER))
     }
 }
 
 /// Starts the listener on a thread of its own, so a busy runtime never delays a
-/// notification or an acknowledgement. It runs until `stop` is told to or dropped.
+/// notification or an acknowledgement. It runs until `stop` is told to or dropped;
+/// the handle ends once it said goodbye.
 pub fn spawn_listener(
     url: String,
     cache: Weak<SessionCache>,
     sync: Weak<Sync>,
     stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("latch-notify".into())
         .spawn(move || {
@@ -218,7 +256,6 @@ pub fn spawn_listener(
                 }
             }
         })
-        .map(drop)
 }
 
 async fn run(
@@ -228,69 +265,101 @@ async fn run(
     stop: watch::Receiver<bool>,
 ) {
     let (out, outgoing) = mpsc::unbounded_channel();
-    let instance = match sync.upgrade() {
-        Some(s) => s.instance,
-        None => return,
+    let Some(instance) = sync.upgrade().map(|s| s.instance) else {
+        return;
     };
+    let epoch = std::sync::Arc::new(AtomicU64::new(0));
     let sender = tokio::spawn(send(
         url.clone(),
         instance,
         cache.clone(),
+        epoch.clone(),
         outgoing,
         stop.clone(),
     ));
-    listen(url, cache, sync, out, stop).await;
+    listen(url, cache, sync, epoch, out, stop).await;
     // The sender says goodbye when stopped, so no instance waits for this one.
     let _ = tokio::time::timeout(Duration::from_secs(1), sender).await;
 }
 
-/// Receives: forgets what the triggers name, keeps the protocol's state, and queues
-/// acknowledgements (sent by [`send`] on a connection of its own).
+/// Receives: forgets what the triggers name, keeps the protocol's state, queues
+/// hellos and acknowledgements (sent by [`send`] on a connection of its own), and
+/// fences itself when its own heartbeat stops coming back.
 async fn listen(
     url: String,
     cache: Weak<SessionCache>,
     sync: Weak<Sync>,
+    epoch: std::sync::Arc<AtomicU64>,
     out: mpsc::UnboundedSender<Outgoing>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let fence = std::sync::Arc::new(Notify::new());
+    let watchdog = {
+        let (cache, sync, fence) = (cache.clone(), sync.clone(), fence.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let (Some(c), Some(s)) = (cache.upgrade(), sync.upgrade()) else {
+                    return;
+                };
+                if c.is_listening() && !s.heard_own() {
+                    c.set_listening(false);
+                    fence.notify_one();
+                }
+            }
+        })
+    };
     loop {
         let connected = tokio::select! {
             c = connect(&url) => c,
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
         };
+        let this_epoch = epoch.fetch_add(1, Ordering::AcqRel) + 1;
         match connected {
             Ok(mut listener) => {
-                let Some(c) = cache.upgrade() else {
-                    return;
-                };
-                c.set_listening(true);
-                drop(c);
-                loop {
+                // Remember nothing until the hello is back: then every instance knows
+                // this one, and its markers are waited for.
+                let _ = out.send(Outgoing::Hello(this_epoch));
+                let gone = loop {
                     let next = tokio::select! {
                         n = listener.try_recv() => n,
-                        _ = stop.changed() => return,
+                        _ = fence.notified() => break "its own heartbeat stopped coming back",
+                        _ = stop.changed() => break "",
                     };
                     let (Some(c), Some(s)) = (cache.upgrade(), sync.upgrade()) else {
-                        return;
+                        break "";
                     };
-                    match next {
-                        Ok(Some(n)) => match s.handle(n.payload()) {
-                            None => c.forget(n.payload()),
-                            Some(Some((id, n))) => {
-                                let _ = out.send(Outgoing::Ack(id, n));
-                            }
-                            Some(None) => {}
-                        },
-                        Ok(None) | Err(_) => {
-                            c.set_listening(false);
-                            let _ = out.send(Outgoing::Gone);
-                            tracing::warn!(
-                                "the session notification listener dropped; checks read the database until it is back"
-                            );
-                            break;
+                    #[cfg(feature = "postgres-tests")]
+                    {
+                        let ms = s.dawdle.load(Ordering::Relaxed);
+                        if ms > 0 {
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
                         }
                     }
+                    match next {
+                        Ok(Some(n)) => match s.handle(n.payload()) {
+                            Handled::Forget => c.forget(n.payload()),
+                            Handled::Ack(id, m) => {
+                                let _ = out.send(Outgoing::Ack(id, m));
+                            }
+                            Handled::OwnHello(e) if e == this_epoch => c.set_listening(true),
+                            Handled::OwnHello(_) | Handled::Done => {}
+                        },
+                        Ok(None) | Err(_) => break "the connection dropped",
+                    }
+                };
+                if let Some(c) = cache.upgrade() {
+                    c.set_listening(false);
                 }
+                let _ = out.send(Outgoing::Gone(this_epoch));
+                if gone.is_empty() {
+                    break;
+                }
+                tracing::warn!(
+                    reason = gone,
+                    "the session notification listener stopped; checks read the database until it is back"
+                );
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the session notification listener cannot connect");
@@ -298,22 +367,28 @@ async fn listen(
         }
         tokio::select! {
             _ = tokio::time::sleep(RECONNECT_AFTER) => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
         }
     }
+    watchdog.abort();
 }
 
-/// Sends this instance's heartbeats (while it listens), acknowledgements, and the
-/// word that its listener dropped.
+/// Sends this instance's hellos, heartbeats (while it listens), acknowledgements and
+/// goodbyes.
 async fn send(
     url: String,
     instance: u64,
     cache: Weak<SessionCache>,
+    epoch: std::sync::Arc<AtomicU64>,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let Ok(mut conn) = PgConnection::connect(&url).await else {
+        let conn = tokio::select! {
+            c = PgConnection::connect(&url) => c,
+            _ = stop.changed() => return,
+        };
+        let Ok(mut conn) = conn else {
             tokio::time::sleep(RECONNECT_AFTER).await;
             continue;
         };
@@ -324,33 +399,40 @@ async fn send(
                     if !cache.upgrade().is_some_and(|c| c.is_listening()) {
                         continue;
                     }
-                    format!("h:{instance}")
+                    format!("h:{instance}:{}", epoch.load(Ordering::Acquire))
                 }
                 m = outgoing.recv() => match m {
+                    Some(Outgoing::Hello(e)) => format!("h:{instance}:{e}"),
                     Some(Outgoing::Ack(id, n)) => format!("a:{id}:{n}:{instance}"),
-                    Some(Outgoing::Gone) => format!("g:{instance}"),
+                    Some(Outgoing::Gone(e)) => format!("g:{instance}:{e}"),
                     None => return,
                 },
                 _ = stop.changed() => {
-                    let _ = sqlx::query("SELECT pg_notify($1, $2)")
-                        .bind(CHANNEL)
-                        .bind(format!("g:{instance}"))
-                        .execute(&mut conn)
-                        .await;
+                    // Say goodbye for the newest connection, and anything queued first.
+                    while let Ok(m) = outgoing.try_recv() {
+                        if let Outgoing::Ack(id, n) = m {
+                            let _ = notify(&mut conn, &format!("a:{id}:{n}:{instance}")).await;
+                        }
+                    }
+                    let _ = notify(&mut conn, &format!("g:{instance}:{}", epoch.load(Ordering::Acquire))).await;
                     return;
                 }
             };
-            let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(payload)
-                .execute(&mut conn)
-                .await;
-            if sent.is_err() {
+            if notify(&mut conn, &payload).await.is_err() {
                 break;
             }
         }
         tokio::time::sleep(RECONNECT_AFTER).await;
     }
+}
+
+async fn notify(conn: &mut PgConnection, payload: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(payload)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 async fn connect(url: &str) -> sqlx::Result<PgListener> {

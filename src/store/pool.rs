@@ -20,6 +20,21 @@ pub struct Pool {
     generation: Arc<Generation>,
 }
 
+tokio::task_local! {
+    /// Set when the pool is lent within [`used_pool`]'s scope: whether a request used
+    /// the database (and so may have written), for the settle of `pg_sync`.
+    static USED: std::cell::Cell<bool>;
+}
+
+/// Runs `f`; also answers whether it used the pool (directly, not in tasks it spawned).
+pub async fn used_pool<F: std::future::Future>(f: F) -> (F::Output, bool) {
+    USED.scope(std::cell::Cell::new(false), async move {
+        let out = f.await;
+        (out, USED.with(std::cell::Cell::get))
+    })
+    .await
+}
+
 /// The pool, lent for one statement or transaction.
 pub struct PoolUse<'a> {
     pool: &'a AnyPool,
@@ -34,6 +49,7 @@ impl Pool {
     /// Lends the pool; the generation moves now and again when the loan ends.
     pub fn lend(&self) -> PoolUse<'_> {
         self.generation.bump();
+        let _ = USED.try_with(|u| u.set(true));
         PoolUse {
             pool: &self.raw,
             generation: &self.generation,

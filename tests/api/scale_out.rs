@@ -14,6 +14,17 @@ use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_beside};
 /// Checks `token` on each app until they remember it (PostgreSQL), asserting 200.
 async fn warm(apps: &[&TestApp], token: &str) {
     for app in apps {
+        // A new instance remembers nothing until its listener is up.
+        let since = Instant::now();
+        while app
+            .state
+            .store()
+            .session_cache_state()
+            .is_some_and(|(_, up)| !up)
+        {
+            assert!(since.elapsed() < Duration::from_secs(5), "no listener");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         for _ in 0..3 {
             assert_eq!(app.get("/auth/session", Some(token)).await.status, 200);
         }

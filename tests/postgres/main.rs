@@ -194,3 +194,72 @@ async fn a_restart_under_load_serves_no_stale_answer_and_no_error_once_back() {
         "a stale 200 after the logout"
     );
 }
+
+#[tokio::test]
+async fn a_slow_instance_is_waited_for_before_a_logout_answers() {
+    let a = spawn_app().await;
+    let b = spawn_beside(&a, &[]).await;
+    postgres(&a);
+    a.verified_user("slow@example.com").await;
+    // Heartbeats have gone round: a knows b.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    b.state.store().dawdle_over_notifications(150);
+    for round in 0..5 {
+        let t = a.sign_in("slow@example.com", PASSWORD).await.token();
+        for _ in 0..3 {
+            assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
+        }
+        let r = a.post("/auth/sign-out", json!({}), Some(&t)).await;
+        assert_eq!(r.status, 200);
+        // The logout waited for b's acknowledgement, so b forgot the session first.
+        assert_eq!(
+            b.get("/auth/session", Some(&t)).await.status,
+            401,
+            "round {round}: b answered from memory"
+        );
+    }
+}
+
+/// Waits until `app` remembers no answer (nothing here checks a session meanwhile, so
+/// only a notification or a dropped listener can empty it).
+async fn forgotten(app: &TestApp, what: &str) {
+    let since = Instant::now();
+    while app.state.store().session_cache_state().unwrap().0 != 0 {
+        assert!(
+            since.elapsed() < Duration::from_secs(5),
+            "{what}: still remembered"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_psql_deletion_and_a_killed_listener_empty_the_cache() {
+    let a = spawn_app().await;
+    let b = spawn_beside(&a, &[]).await;
+    postgres(&a);
+    let t = a.verified_user("notice@example.com").await;
+    listening(&b).await;
+    for _ in 0..3 {
+        assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
+    }
+    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    // A session deleted outside latch: the trigger's notification drops it (the
+    // one-second bound alone would leave the entry in place until the next check).
+    a.sql("DELETE FROM sessions", &[]).await;
+    forgotten(&b, "a psql deletion").await;
+    assert_eq!(b.get("/auth/session", Some(&t)).await.status, 401);
+
+    let t = a.sign_in("notice@example.com", PASSWORD).await.token();
+    for _ in 0..3 {
+        assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
+    }
+    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    a.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        &[],
+    )
+    .await;
+    forgotten(&b, "a killed listener").await;
+}
