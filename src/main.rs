@@ -39,12 +39,13 @@ async fn run(settings: latch::config::Settings, command: Command) -> anyhow::Res
     match command {
         Command::Users { action } => {
             let state = latch::startup::operator_state(settings).await?;
-            let outcome = latch::operator::run(&state, &action).await?;
-            // PostgreSQL: the running instances have been sent the change before this ends.
+            let outcome = latch::operator::run(&state, &action).await;
+            // PostgreSQL: the running instances have been sent the change before this
+            // ends, and told not to wait for this process; a failed command may have
+            // written too.
             state.store().settle().await;
-            // Says goodbye to the running instances, so none waits for this process.
             state.store().close().await;
-            match outcome {
+            match outcome? {
                 Ok(line) => {
                     println!("{line}");
                     Ok(())

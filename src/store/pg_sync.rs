@@ -72,7 +72,9 @@ struct State {
     own_seen: u64,
     /// The connection epoch whose hello came back, and when its last heartbeat did.
     own_epoch: u64,
-    own_heard_at: Option<Instant>,
+    /// When the newest own heartbeat handled was sent (ms since the epoch): a
+    /// listener whose newest is old is behind or cut off, and fences itself.
+    own_sent_ms: Option<u64>,
     /// When the own hello of the current connection came back.
     listening_since: Option<Instant>,
     others: HashMap<u64, Peer>,
@@ -135,10 +137,10 @@ impl Sync {
                     if s.own_seen < n {
                         return false;
                     }
-                    // Listening for less than a heartbeat: the others may not all be
-                    // heard of yet, so nobody can be left out safely.
+                    // Listening for less than the silence after which a peer counts as
+                    // gone: a peer may be remembering answers unheard of yet.
                     if s.listening_since
-                        .is_none_or(|t| t.elapsed() < HEARTBEAT_EVERY + Duration::from_millis(250))
+                        .is_none_or(|t| t.elapsed() < PEER_GONE_AFTER)
                     {
                         return false;
                     }
@@ -178,8 +180,8 @@ impl Sync {
             return Handled::Done;
         };
         let handled = match (kind, number(), number(), number()) {
-            ("h", Some(id), Some(epoch), _) if id == self.instance => {
-                s.own_heard_at = Some(Instant::now());
+            ("h", Some(id), Some(epoch), sent) if id == self.instance => {
+                s.own_sent_ms = s.own_sent_ms.max(sent);
                 if epoch > s.own_epoch {
                     s.own_epoch = epoch;
                     s.listening_since = Some(Instant::now());
@@ -228,9 +230,11 @@ impl Sync {
 
     /// Whether the own heartbeat came back lately (false once it is overdue).
     fn heard_own(&self) -> bool {
-        self.state
-            .lock()
-            .is_ok_and(|s| s.own_heard_at.is_some_and(|t| t.elapsed() < FENCE_AFTER))
+        let fence_ms = u64::try_from(FENCE_AFTER.as_millis()).unwrap_or(u64::MAX);
+        self.state.lock().is_ok_and(|s| {
+            s.own_sent_ms
+                .is_some_and(|t| now_ms().saturating_sub(t) < fence_ms)
+        })
     }
 }
 
@@ -383,6 +387,7 @@ async fn send(
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut unsent: Option<String> = None;
     loop {
         let conn = tokio::select! {
             c = PgConnection::connect(&url) => c,
@@ -393,21 +398,32 @@ async fn send(
             continue;
         };
         let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
+        // A message that failed on the previous connection goes first on this one.
+        if let Some(p) = unsent.take()
+            && notify(&mut conn, &p).await.is_err()
+        {
+            unsent = Some(p);
+            tokio::time::sleep(RECONNECT_AFTER).await;
+            continue;
+        }
         loop {
             let payload = tokio::select! {
                 _ = beat.tick() => {
                     if !cache.upgrade().is_some_and(|c| c.is_listening()) {
                         continue;
                     }
-                    format!("h:{instance}:{}", epoch.load(Ordering::Acquire))
+                    format!("h:{instance}:{}:{}", epoch.load(Ordering::Acquire), now_ms())
                 }
                 m = outgoing.recv() => match m {
-                    Some(Outgoing::Hello(e)) => format!("h:{instance}:{e}"),
+                    Some(Outgoing::Hello(e)) => format!("h:{instance}:{e}:{}", now_ms()),
                     Some(Outgoing::Ack(id, n)) => format!("a:{id}:{n}:{instance}"),
                     Some(Outgoing::Gone(e)) => format!("g:{instance}:{e}"),
                     None => return,
                 },
                 _ = stop.changed() => {
+                    if let Some(c) = cache.upgrade() {
+                        c.set_listening(false);
+                    }
                     // Say goodbye for the newest connection, and anything queued first.
                     while let Ok(m) = outgoing.try_recv() {
                         if let Outgoing::Ack(id, n) = m {
@@ -419,6 +435,7 @@ async fn send(
                 }
             };
             if notify(&mut conn, &payload).await.is_err() {
+                unsent = Some(payload);
                 break;
             }
         }
@@ -426,13 +443,22 @@ async fn send(
     }
 }
 
-async fn notify(conn: &mut PgConnection, payload: &str) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_notify($1, $2)")
+/// Sends one message; a connection that does not answer within a second is dropped.
+async fn notify(conn: &mut PgConnection, payload: &str) -> Result<(), ()> {
+    let sent = sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CHANNEL)
         .bind(payload)
-        .execute(conn)
-        .await
-        .map(drop)
+        .execute(conn);
+    match tokio::time::timeout(Duration::from_secs(1), sent).await {
+        Ok(Ok(_)) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 async fn connect(url: &str) -> sqlx::Result<PgListener> {
