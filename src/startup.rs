@@ -68,6 +68,13 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let bound = listener.local_addr().context("reading the bound address")?;
         let state = build_state(settings.resolve(bound)?).await?;
+        // PostgreSQL: know the other instances before answering anything, so the first
+        // writing requests are not slowed (a listener that does not come up is waited
+        // for no longer than this; its requests then outwait the bound).
+        state
+            .store()
+            .know_peers(std::time::Duration::from_secs(5))
+            .await;
         if let Err(why) = &state.config().passkeys.relying_party {
             tracing::warn!("passkeys are off: {why}");
         }

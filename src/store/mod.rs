@@ -492,6 +492,14 @@ impl Store {
         }
     }
 
+    /// PostgreSQL: waits (at most `limit`) until the listener knows the other
+    /// instances, before serving (see `pg_sync`). Nothing on SQLite.
+    pub async fn know_peers(&self, limit: std::time::Duration) {
+        if let Some(c) = &self.pg_cache {
+            c.sync.know_peers(&c.cache, limit).await;
+        }
+    }
+
     /// Tests: makes this instance's listener slow to handle each notification.
     #[cfg(feature = "postgres-tests")]
     pub fn dawdle_over_notifications(&self, ms: u64) {

@@ -47,7 +47,7 @@ const HEARTBEAT_EVERY: Duration = Duration::from_millis(250);
 /// An instance whose own heartbeat has not come back this long stops remembering.
 const FENCE_AFTER: Duration = Duration::from_secs(1);
 /// An instance unheard of this long is no longer waited for (it has fenced itself).
-const PEER_GONE_AFTER: Duration = Duration::from_secs(2);
+const PEER_GONE_AFTER: Duration = Duration::from_millis(1600);
 const _: () = assert!(PEER_GONE_AFTER.as_millis() > FENCE_AFTER.as_millis() + 500);
 /// The wait before connecting again after a drop.
 const RECONNECT_AFTER: Duration = Duration::from_millis(200);
@@ -226,6 +226,24 @@ impl Sync {
         drop(s);
         self.progress.send_modify(|v| *v += 1);
         handled
+    }
+
+    /// Waits (within `limit`) until this instance has listened long enough to know
+    /// every other instance that remembers answers: `serve` waits for it before it
+    /// serves, so its first writing requests need not outwait the bound.
+    pub async fn know_peers(&self, cache: &SessionCache, limit: Duration) {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            let known = cache.is_listening()
+                && self.state.lock().is_ok_and(|s| {
+                    s.listening_since
+                        .is_some_and(|t| t.elapsed() >= PEER_GONE_AFTER)
+                });
+            if known {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Whether the own heartbeat came back lately (false once it is overdue).
