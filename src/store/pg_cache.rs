@@ -51,8 +51,18 @@ pub struct ReadTicket {
     at: Instant,
 }
 
+/// Milliseconds on this process's monotonic clock (the stamps of its own heartbeats).
+pub(super) fn mono_ms() -> u64 {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    u64::try_from(BASE.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 pub struct SessionCache {
     entries: Mutex<HashMap<TokenHash, Entry>>,
+    /// Until when (`mono_ms`) the listener vouches for the answers: its newest own
+    /// heartbeat's send time plus the fence. Checked on every answer, so a listener
+    /// thread that stalls stops vouching without running anything.
+    vouched_until: AtomicU64,
     /// Moves each time the listener connects or drops.
     epoch: AtomicU64,
     listening: AtomicBool,
@@ -64,6 +74,7 @@ impl SessionCache {
     pub fn new() -> SessionCache {
         SessionCache {
             entries: Mutex::new(HashMap::new()),
+            vouched_until: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             listening: AtomicBool::new(false),
             notified: AtomicU64::new(0),
@@ -79,7 +90,7 @@ impl SessionCache {
         generation: u64,
         now_ms: i64,
     ) -> Option<Option<(SessionRow, UserRow)>> {
-        if !self.listening.load(Ordering::Acquire) {
+        if !self.vouched() {
             return None;
         }
         let epoch = self.epoch.load(Ordering::Acquire);
@@ -118,7 +129,7 @@ impl SessionCache {
             return;
         };
         // Checked under the lock that notifications take, so none slips in between.
-        let unchanged = self.listening.load(Ordering::Acquire)
+        let unchanged = self.vouched()
             && self.epoch.load(Ordering::Acquire) == ticket.epoch
             && self.notified.load(Ordering::Acquire) == ticket.notified
             && generation == ticket.generation;
@@ -157,11 +168,24 @@ impl SessionCache {
     }
 
     /// The listener is up (`true`) or down: either way every remembered answer goes.
+    /// Whether the listener is up and its own heartbeat came back lately.
+    fn vouched(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+            && mono_ms() < self.vouched_until.load(Ordering::Acquire)
+    }
+
+    /// The listener handled its own heartbeat sent at `sent` (`mono_ms`).
+    pub(super) fn vouch(&self, sent: u64, fence: Duration) {
+        let until = sent.saturating_add(u64::try_from(fence.as_millis()).unwrap_or(u64::MAX));
+        self.vouched_until.fetch_max(until, Ordering::AcqRel);
+    }
+
     pub(super) fn set_listening(&self, up: bool) {
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
         self.listening.store(false, Ordering::Release);
+        self.vouched_until.store(0, Ordering::Release);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         entries.clear();
         self.listening.store(up, Ordering::Release);

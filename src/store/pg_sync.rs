@@ -36,7 +36,7 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnection, PgListener};
 use tokio::sync::{Notify, mpsc, watch};
 
-use super::pg_cache::{FRESH_FOR, SessionCache};
+use super::pg_cache::{FRESH_FOR, SessionCache, mono_ms};
 
 /// The channel the triggers of migration 0008 notify.
 pub const CHANNEL: &str = "latch_sessions";
@@ -246,12 +246,21 @@ impl Sync {
         }
     }
 
+    /// [`Sync::handle`], then vouches for the cache up to the newest own heartbeat.
+    fn handle_and_vouch(&self, payload: &str, cache: &SessionCache) -> Handled {
+        let handled = self.handle(payload);
+        if let Some(sent) = self.state.lock().ok().and_then(|s| s.own_sent_ms) {
+            cache.vouch(sent, FENCE_AFTER);
+        }
+        handled
+    }
+
     /// Whether the own heartbeat came back lately (false once it is overdue).
     fn heard_own(&self) -> bool {
         let fence_ms = u64::try_from(FENCE_AFTER.as_millis()).unwrap_or(u64::MAX);
         self.state.lock().is_ok_and(|s| {
             s.own_sent_ms
-                .is_some_and(|t| now_ms().saturating_sub(t) < fence_ms)
+                .is_some_and(|t| mono_ms().saturating_sub(t) < fence_ms)
         })
     }
 }
@@ -360,7 +369,7 @@ async fn listen(
                         }
                     }
                     match next {
-                        Ok(Some(n)) => match s.handle(n.payload()) {
+                        Ok(Some(n)) => match s.handle_and_vouch(n.payload(), &c) {
                             Handled::Forget => c.forget(n.payload()),
                             Handled::Ack(id, m) => {
                                 let _ = out.send(Outgoing::Ack(id, m));
@@ -430,10 +439,10 @@ async fn send(
                     if !cache.upgrade().is_some_and(|c| c.is_listening()) {
                         continue;
                     }
-                    format!("h:{instance}:{}:{}", epoch.load(Ordering::Acquire), now_ms())
+                    format!("h:{instance}:{}:{}", epoch.load(Ordering::Acquire), mono_ms())
                 }
                 m = outgoing.recv() => match m {
-                    Some(Outgoing::Hello(e)) => format!("h:{instance}:{e}:{}", now_ms()),
+                    Some(Outgoing::Hello(e)) => format!("h:{instance}:{e}:{}", mono_ms()),
                     Some(Outgoing::Ack(id, n)) => format!("a:{id}:{n}:{instance}"),
                     Some(Outgoing::Gone(e)) => format!("g:{instance}:{e}"),
                     None => return,
@@ -471,12 +480,6 @@ async fn notify(conn: &mut PgConnection, payload: &str) -> Result<(), ()> {
         Ok(Ok(_)) => Ok(()),
         _ => Err(()),
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 async fn connect(url: &str) -> sqlx::Result<PgListener> {
