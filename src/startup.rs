@@ -35,12 +35,12 @@ pub struct Application {
 /// `serve`, without binding the port or discovering providers.
 pub async fn operator_state(settings: Settings) -> anyhow::Result<AppState> {
     let cfg = settings.resolve(settings.bind)?;
-    build_state(cfg).await
+    let store = Store::from_config(&cfg).await?;
+    build_state(cfg, store).await
 }
 
 /// The service over a migrated store, with the configured mail, guard and providers.
-async fn build_state(cfg: Config) -> anyhow::Result<AppState> {
-    let store = Store::from_config(&cfg).await?;
+async fn build_state(cfg: Config, store: Store) -> anyhow::Result<AppState> {
     store.migrate().await?;
     let key = SealingKey::load(
         cfg.secret_key.as_ref(),
@@ -67,7 +67,9 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
         let bound = listener.local_addr().context("reading the bound address")?;
-        let state = build_state(settings.resolve(bound)?).await?;
+        let cfg = settings.resolve(bound)?;
+        let store = Store::from_config(&cfg).await?.remember_sessions(&cfg)?;
+        let state = build_state(cfg, store).await?;
         // PostgreSQL: know the other instances before answering anything, so the first
         // writing requests are not slowed (a listener that does not come up is waited
         // for no longer than this; its requests then outwait the bound).

@@ -7,10 +7,14 @@
 
 CREATE FUNCTION latch_notify_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF (SELECT count(*) FROM changed_rows) > 100 THEN
+    -- A session that ended over a minute ago (by this server's clock) is refused by
+    -- every instance's own expiry check already: the purge's deletions name nobody.
+    IF (SELECT count(*) FROM changed_rows
+        WHERE expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint - 60000) > 100 THEN
         PERFORM pg_notify('latch_sessions', '*');
     ELSE
-        PERFORM pg_notify('latch_sessions', 's:' || token_hash) FROM changed_rows;
+        PERFORM pg_notify('latch_sessions', 's:' || token_hash) FROM changed_rows
+        WHERE expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint - 60000;
     END IF;
     RETURN NULL;
 END $$;
@@ -25,6 +29,26 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- An update that changes nothing (a row lock taken by a no-op UPDATE) names nobody.
+CREATE FUNCTION latch_notify_users_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT count(*) FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE o IS DISTINCT FROM n) > 100 THEN
+        PERFORM pg_notify('latch_sessions', '*');
+    ELSE
+        PERFORM pg_notify('latch_sessions', 'u:' || o.id)
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE o IS DISTINCT FROM n;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION latch_notify_everything() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('latch_sessions', '*');
+    RETURN NULL;
+END $$;
+
 -- One trigger per event: a trigger with transition tables takes a single event.
 CREATE TRIGGER sessions_updated AFTER UPDATE ON sessions
     REFERENCING OLD TABLE AS changed_rows
@@ -33,8 +57,12 @@ CREATE TRIGGER sessions_deleted AFTER DELETE ON sessions
     REFERENCING OLD TABLE AS changed_rows
     FOR EACH STATEMENT EXECUTE FUNCTION latch_notify_sessions();
 CREATE TRIGGER users_updated AFTER UPDATE ON users
-    REFERENCING OLD TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION latch_notify_users();
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION latch_notify_users_changed();
 CREATE TRIGGER users_deleted AFTER DELETE ON users
     REFERENCING OLD TABLE AS changed_rows
     FOR EACH STATEMENT EXECUTE FUNCTION latch_notify_users();
+CREATE TRIGGER sessions_truncated AFTER TRUNCATE ON sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION latch_notify_everything();
+CREATE TRIGGER users_truncated AFTER TRUNCATE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION latch_notify_everything();

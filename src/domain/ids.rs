@@ -61,3 +61,11 @@ impl TokenHash {
         &self.0
     }
 }
+
+/// Looks a stored hash up by its text (a notification names one) without making a
+/// `TokenHash` from it. The derived `Hash` and `Eq` are the inner string's.
+impl std::borrow::Borrow<str> for TokenHash {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}

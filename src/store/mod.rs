@@ -353,33 +353,38 @@ impl Store {
             })?,
             None => Generation::local(),
         });
-        let pg_cache = match backend {
-            Backend::Postgres => {
-                let cache = std::sync::Arc::new(pg_cache::SessionCache::new());
-                let sync = std::sync::Arc::new(pg_sync::Sync::new());
-                let (stop, stopped) = tokio::sync::watch::channel(false);
-                let thread = pg_sync::spawn_listener(
-                    url.to_string(),
-                    std::sync::Arc::downgrade(&cache),
-                    std::sync::Arc::downgrade(&sync),
-                    stopped,
-                )
-                .context("starting the session notification listener")?;
-                Some(PgCache {
-                    cache,
-                    sync,
-                    stop: std::sync::Arc::new(stop),
-                    thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
-                })
-            }
-            Backend::Sqlite => None,
-        };
         Ok(Store {
             pool: Pool::new(pool, generation),
             backend,
             sqlite_file,
-            pg_cache,
+            pg_cache: None,
         })
+    }
+
+    /// PostgreSQL, for `serve`: starts the listener so session checks are answered
+    /// from memory (see `pg_cache`). Operator commands and migrations never answer a
+    /// check, so they need none. Nothing on SQLite.
+    pub fn remember_sessions(mut self, cfg: &crate::config::Config) -> anyhow::Result<Store> {
+        if self.backend != Backend::Postgres || self.pg_cache.is_some() {
+            return Ok(self);
+        }
+        let cache = std::sync::Arc::new(pg_cache::SessionCache::new());
+        let sync = std::sync::Arc::new(pg_sync::Sync::new());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let thread = pg_sync::spawn_listener(
+            cfg.database_url.expose().to_string(),
+            std::sync::Arc::downgrade(&cache),
+            std::sync::Arc::downgrade(&sync),
+            stopped,
+        )
+        .context("starting the session notification listener")?;
+        self.pg_cache = Some(PgCache {
+            cache,
+            sync,
+            stop: std::sync::Arc::new(stop),
+            thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
+        });
+        Ok(self)
     }
 
     /// Applies pending migrations for this backend.
@@ -484,11 +489,15 @@ impl Store {
         self.pg_cache.is_some()
     }
 
-    /// After writes: waits until every instance has been sent their notifications
-    /// (see `pg_cache`). Nothing on SQLite.
+    /// After writes: waits until every instance has handled their notifications (see
+    /// `pg_sync`). Without a listener of its own (an operator command) it waits out an
+    /// answer's life instead: whatever any instance remembers from before the writes
+    /// is then no longer used. Nothing on SQLite.
     pub async fn settle(&self) {
-        if let Some(c) = &self.pg_cache {
-            c.sync.settle(&c.cache, self.pool.for_session_read()).await;
+        match (&self.pg_cache, self.backend) {
+            (Some(c), _) => c.sync.settle(&c.cache, self.pool.for_session_read()).await,
+            (None, Backend::Postgres) => tokio::time::sleep(pg_cache::FRESH_FOR).await,
+            (None, Backend::Sqlite) => {}
         }
     }
 

@@ -158,7 +158,7 @@ impl SessionCache {
         self.notified.fetch_add(1, Ordering::AcqRel);
         match payload.split_once(':') {
             Some(("s", hash)) => {
-                entries.retain(|k, _| k.as_str() != hash);
+                entries.remove(hash);
             }
             Some(("u", user)) => {
                 entries.retain(|_, e| e.rows.1.id.as_str() != user);
@@ -167,7 +167,6 @@ impl SessionCache {
         }
     }
 
-    /// The listener is up (`true`) or down: either way every remembered answer goes.
     /// Whether the listener is up and its own heartbeat came back lately.
     fn vouched(&self) -> bool {
         self.listening.load(Ordering::Acquire)
@@ -180,6 +179,7 @@ impl SessionCache {
         self.vouched_until.fetch_max(until, Ordering::AcqRel);
     }
 
+    /// The listener is up (`true`) or down: either way every remembered answer goes.
     pub(super) fn set_listening(&self, up: bool) {
         let Ok(mut entries) = self.entries.lock() else {
             return;

@@ -16,10 +16,11 @@
 //! heartbeat) came before the marker, taken when the marker comes back. So an instance
 //! that joins later started remembering after the marker, after the writes.
 //!
-//! An instance whose own heartbeat has not come back for [`FENCE_AFTER`] stops
-//! remembering and reconnects (a half-open connection never errors); the others stop
-//! waiting for one unheard of for [`PEER_GONE_AFTER`], which is longer, or at its
-//! goodbye. A settle waits at most [`SETTLE_WITHIN`], no shorter than an answer's life,
+//! An instance whose own heartbeat has not come back for [`FENCE_AFTER`] no longer
+//! uses what it remembers (checked on every answer, so even a stalled listener thread
+//! fences itself), and its listener reconnects once [`PEER_GONE_AFTER`] passed without
+//! its heartbeat (a half-open connection never errors); the others stop waiting for one unheard
+//! of for [`PEER_GONE_AFTER`], which is longer than the fence, or at its goodbye. A settle waits at most [`SETTLE_WITHIN`], no shorter than an answer's life,
 //! so one that gives up has outwaited every answer it could not vouch for.
 //!
 //! Messages besides the triggers' (`pg_cache`): `h:<instance>:<epoch>` (hello and
@@ -34,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 use sqlx::postgres::{PgConnection, PgListener};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::pg_cache::{FRESH_FOR, SessionCache, mono_ms};
 
@@ -130,7 +131,8 @@ impl Sync {
             // No vouching possible: outwait every answer remembered anywhere.
             return tokio::time::sleep_until(deadline).await;
         }
-        let mut waiting_for: Option<Vec<u64>> = None;
+        // The instances waited for, with the connection each was on.
+        let mut waiting_for: Option<Vec<(u64, u64)>> = None;
         let finished = tokio::time::timeout_at(deadline, async {
             loop {
                 let done = self.state.lock().is_ok_and(|s| {
@@ -149,13 +151,19 @@ impl Sync {
                         s.others
                             .iter()
                             .filter(|(_, p)| p.heard_at.elapsed() < PEER_GONE_AFTER)
-                            .map(|(id, _)| *id)
+                            .map(|(id, p)| (*id, p.epoch))
                             .collect()
                     });
-                    ids.iter().all(|id| {
-                        s.others
-                            .get(id)
-                            .is_none_or(|p| p.acked >= n || p.heard_at.elapsed() >= PEER_GONE_AFTER)
+                    // Done with a peer that acknowledged, fell silent, or connected
+                    // anew after the marker: that one forgot everything when its old
+                    // connection dropped, and remembers only what it read after its
+                    // new hello came back, which is after the marker, after the writes.
+                    ids.iter().all(|(id, epoch)| {
+                        s.others.get(id).is_none_or(|p| {
+                            p.acked >= n
+                                || p.epoch > *epoch
+                                || p.heard_at.elapsed() >= PEER_GONE_AFTER
+                        })
                     })
                 });
                 if done || progress.changed().await.is_err() {
@@ -315,7 +323,9 @@ async fn run(
 
 /// Receives: forgets what the triggers name, keeps the protocol's state, queues
 /// hellos and acknowledgements (sent by [`send`] on a connection of its own), and
-/// fences itself when its own heartbeat stops coming back.
+/// reconnects when its own heartbeat stops coming back (a half-open connection never
+/// errors). Answers stop being trusted without this thread's help (`SessionCache::vouch`);
+/// the reconnect only brings them back.
 async fn listen(
     url: String,
     cache: Weak<SessionCache>,
@@ -324,23 +334,6 @@ async fn listen(
     out: mpsc::UnboundedSender<Outgoing>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let fence = std::sync::Arc::new(Notify::new());
-    let watchdog = {
-        let (cache, sync, fence) = (cache.clone(), sync.clone(), fence.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            loop {
-                tick.tick().await;
-                let (Some(c), Some(s)) = (cache.upgrade(), sync.upgrade()) else {
-                    return;
-                };
-                if c.is_listening() && !s.heard_own() {
-                    c.set_listening(false);
-                    fence.notify_one();
-                }
-            }
-        })
-    };
     loop {
         let connected = tokio::select! {
             c = connect(&url) => c,
@@ -352,10 +345,20 @@ async fn listen(
                 // Remember nothing until the hello is back: then every instance knows
                 // this one, and its markers are waited for.
                 let _ = out.send(Outgoing::Hello(this_epoch));
+                let since = Instant::now();
+                let mut check = tokio::time::interval(HEARTBEAT_EVERY);
                 let gone = loop {
                     let next = tokio::select! {
                         n = listener.try_recv() => n,
-                        _ = fence.notified() => break "its own heartbeat stopped coming back",
+                        _ = check.tick() => {
+                            // Its hello or heartbeats have had time to come back.
+                            let overdue = since.elapsed() >= PEER_GONE_AFTER
+                                && !sync.upgrade().is_some_and(|s| s.heard_own());
+                            if overdue {
+                                break "its own heartbeat stopped coming back";
+                            }
+                            continue;
+                        }
                         _ = stop.changed() => break "",
                     };
                     let (Some(c), Some(s)) = (cache.upgrade(), sync.upgrade()) else {
@@ -383,10 +386,10 @@ async fn listen(
                 if let Some(c) = cache.upgrade() {
                     c.set_listening(false);
                 }
-                let _ = out.send(Outgoing::Gone(this_epoch));
                 if gone.is_empty() {
                     break;
                 }
+                let _ = out.send(Outgoing::Gone(this_epoch));
                 tracing::warn!(
                     reason = gone,
                     "the session notification listener stopped; checks read the database until it is back"
@@ -401,11 +404,13 @@ async fn listen(
             _ = stop.changed() => break,
         }
     }
-    watchdog.abort();
 }
 
 /// Sends this instance's hellos, heartbeats (while it listens), acknowledgements and
-/// goodbyes.
+/// goodbyes. A message that fails is tried again on the next connection, a few times
+/// at most, so none can hold up the ones behind it; a heartbeat is not tried again
+/// (the next one follows), and a hello is stamped when sent. Whatever is lost only
+/// makes a settle wait its whole bound, which is correct.
 async fn send(
     url: String,
     instance: u64,
@@ -414,59 +419,67 @@ async fn send(
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut unsent: Option<String> = None;
+    const TRIES: u8 = 3;
+    let text = |m: &Outgoing| match m {
+        Outgoing::Hello(e) => format!("h:{instance}:{e}:{}", mono_ms()),
+        Outgoing::Ack(id, n) => format!("a:{id}:{n}:{instance}"),
+        Outgoing::Gone(e) => format!("g:{instance}:{e}"),
+    };
+    let mut unsent: Option<(Outgoing, u8)> = None;
     loop {
         let conn = tokio::select! {
             c = PgConnection::connect(&url) => c,
             _ = stop.changed() => return,
         };
-        let Ok(mut conn) = conn else {
-            tokio::time::sleep(RECONNECT_AFTER).await;
-            continue;
+        let mut conn = match conn {
+            Ok(conn) => conn,
+            Err(_) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(RECONNECT_AFTER) => continue,
+                    _ = stop.changed() => return,
+                }
+            }
         };
         let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
-        // A message that failed on the previous connection goes first on this one.
-        if let Some(p) = unsent.take()
-            && notify(&mut conn, &p).await.is_err()
-        {
-            unsent = Some(p);
-            tokio::time::sleep(RECONNECT_AFTER).await;
-            continue;
-        }
         loop {
-            let payload = tokio::select! {
-                _ = beat.tick() => {
-                    if !cache.upgrade().is_some_and(|c| c.is_listening()) {
-                        continue;
+            let message = match unsent.take() {
+                Some(m) => Some(m),
+                None => tokio::select! {
+                    _ = beat.tick() => None,
+                    m = outgoing.recv() => match m {
+                        Some(m) => Some((m, 0)),
+                        None => return,
+                    },
+                    _ = stop.changed() => {
+                        // Only the goodbye: after it no instance waits for this one.
+                        let gone = format!("g:{instance}:{}", epoch.load(Ordering::Acquire));
+                        let _ = notify(&mut conn, &gone).await;
+                        return;
                     }
-                    format!("h:{instance}:{}:{}", epoch.load(Ordering::Acquire), mono_ms())
-                }
-                m = outgoing.recv() => match m {
-                    Some(Outgoing::Hello(e)) => format!("h:{instance}:{e}:{}", mono_ms()),
-                    Some(Outgoing::Ack(id, n)) => format!("a:{id}:{n}:{instance}"),
-                    Some(Outgoing::Gone(e)) => format!("g:{instance}:{e}"),
-                    None => return,
                 },
-                _ = stop.changed() => {
-                    if let Some(c) = cache.upgrade() {
-                        c.set_listening(false);
-                    }
-                    // Say goodbye for the newest connection, and anything queued first.
-                    while let Ok(m) = outgoing.try_recv() {
-                        if let Outgoing::Ack(id, n) = m {
-                            let _ = notify(&mut conn, &format!("a:{id}:{n}:{instance}")).await;
-                        }
-                    }
-                    let _ = notify(&mut conn, &format!("g:{instance}:{}", epoch.load(Ordering::Acquire))).await;
-                    return;
+            };
+            let payload = match &message {
+                Some((m, _)) => text(m),
+                None if cache.upgrade().is_some_and(|c| c.is_listening()) => {
+                    format!(
+                        "h:{instance}:{}:{}",
+                        epoch.load(Ordering::Acquire),
+                        mono_ms()
+                    )
                 }
+                None => continue,
             };
             if notify(&mut conn, &payload).await.is_err() {
-                unsent = Some(payload);
+                unsent = message
+                    .filter(|(_, tries)| tries + 1 < TRIES)
+                    .map(|(m, t)| (m, t + 1));
                 break;
             }
         }
-        tokio::time::sleep(RECONNECT_AFTER).await;
+        tokio::select! {
+            _ = tokio::time::sleep(RECONNECT_AFTER) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

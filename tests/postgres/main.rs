@@ -235,7 +235,7 @@ async fn forgotten(app: &TestApp, what: &str) {
 }
 
 #[tokio::test]
-async fn a_psql_deletion_and_a_killed_listener_empty_the_cache() {
+async fn psql_changes_and_a_killed_listener_empty_the_cache() {
     let a = spawn_app().await;
     let b = spawn_beside(&a, &[]).await;
     postgres(&a);
@@ -249,6 +249,26 @@ async fn a_psql_deletion_and_a_killed_listener_empty_the_cache() {
     // one-second bound alone would leave the entry in place until the next check).
     a.sql("DELETE FROM sessions", &[]).await;
     forgotten(&b, "a psql deletion").await;
+    assert_eq!(b.get("/auth/session", Some(&t)).await.status, 401);
+
+    let t = a.sign_in("notice@example.com", PASSWORD).await.token();
+    for _ in 0..3 {
+        assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
+    }
+    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    // An update that changes nothing names nobody; one that changes the user does.
+    a.sql("UPDATE users SET name = name", &[]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    a.sql("UPDATE users SET name = name || '.'", &[]).await;
+    forgotten(&b, "a changed user").await;
+    // TRUNCATE has no rows to name: it drops everything.
+    for _ in 0..3 {
+        assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
+    }
+    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    a.sql("TRUNCATE sessions CASCADE", &[]).await;
+    forgotten(&b, "a truncate").await;
     assert_eq!(b.get("/auth/session", Some(&t)).await.status, 401);
 
     let t = a.sign_in("notice@example.com", PASSWORD).await.token();
