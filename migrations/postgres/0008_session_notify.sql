@@ -7,14 +7,15 @@
 
 CREATE FUNCTION latch_notify_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- A session that ended over a minute ago (by this server's clock) is refused by
-    -- every instance's own expiry check already: the purge's deletions name nobody.
-    IF (SELECT count(*) FROM changed_rows
-        WHERE expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint - 60000) > 100 THEN
+    -- latch's purge deletes only sessions that ended, which every instance refuses by
+    -- its own expiry check already: it names nobody (it marks its transaction).
+    IF current_setting('latch.purge', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF (SELECT count(*) FROM changed_rows) > 100 THEN
         PERFORM pg_notify('latch_sessions', '*');
     ELSE
-        PERFORM pg_notify('latch_sessions', 's:' || token_hash) FROM changed_rows
-        WHERE expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint - 60000;
+        PERFORM pg_notify('latch_sessions', 's:' || token_hash) FROM changed_rows;
     END IF;
     RETURN NULL;
 END $$;

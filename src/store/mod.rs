@@ -413,11 +413,7 @@ impl Store {
         let day = 86_400_000_i64;
         let window = i64::try_from(lockout_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let mut removed = 0;
-        removed += sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&*self.pool())
-            .await?
-            .rows_affected();
+        removed += self.purge_sessions(now).await?;
         removed += sqlx::query("DELETE FROM oauth_states WHERE expires_at <= $1")
             .bind(now)
             .execute(&*self.pool())
@@ -466,6 +462,27 @@ impl Store {
         .execute(&*self.pool())
         .await?
         .rows_affected();
+        Ok(removed)
+    }
+
+    /// Deletes the sessions ended by `now`. On PostgreSQL the transaction is marked as
+    /// the purge, so the trigger names none of them: an ended session is refused by
+    /// every instance's own expiry check, and naming thousands would make every
+    /// instance forget everything it remembers (migration 0008).
+    async fn purge_sessions(&self, now: i64) -> sqlx::Result<u64> {
+        let pool = self.pool();
+        let mut tx = pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT set_config('latch.purge', 'on', true)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let removed = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
         Ok(removed)
     }
 

@@ -69,8 +69,9 @@ struct Peer {
 
 #[derive(Default)]
 struct State {
-    /// This instance's newest marker its own listener saw.
-    own_seen: u64,
+    /// This instance's markers being settled, each with the instances to wait for
+    /// (and the connection each was on) once the marker came back.
+    pending: HashMap<u64, Option<Vec<(u64, u64)>>>,
     /// The connection epoch whose hello came back, and when its last heartbeat did.
     own_epoch: u64,
     /// When the newest own heartbeat handled was sent (ms since the epoch): a
@@ -90,6 +91,30 @@ enum Handled {
     /// This connection's own hello: start remembering.
     OwnHello(u64),
     Done,
+}
+
+/// A settle's marker, registered before it is sent and removed however the settle
+/// ends (a request dropped mid-settle included).
+struct Pending<'a> {
+    sync: &'a Sync,
+    n: u64,
+}
+
+impl<'a> Pending<'a> {
+    fn new(sync: &'a Sync, n: u64) -> Pending<'a> {
+        if let Ok(mut s) = sync.state.lock() {
+            s.pending.insert(n, None);
+        }
+        Pending { sync, n }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.sync.state.lock() {
+            s.pending.remove(&self.n);
+        }
+    }
 }
 
 /// This instance's part in the settle protocol.
@@ -122,6 +147,7 @@ impl Sync {
         let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
         let mut progress = self.progress.subscribe();
         let n = self.next_marker.fetch_add(1, Ordering::Relaxed);
+        let _pending = Pending::new(self, n);
         let sent = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(format!("m:{}:{n}", self.instance))
@@ -131,14 +157,13 @@ impl Sync {
             // No vouching possible: outwait every answer remembered anywhere.
             return tokio::time::sleep_until(deadline).await;
         }
-        // The instances waited for, with the connection each was on.
-        let mut waiting_for: Option<Vec<(u64, u64)>> = None;
         let finished = tokio::time::timeout_at(deadline, async {
             loop {
                 let done = self.state.lock().is_ok_and(|s| {
-                    if s.own_seen < n {
+                    // The marker is not back yet.
+                    let Some(Some(waiting_for)) = s.pending.get(&n) else {
                         return false;
-                    }
+                    };
                     // Listening for less than the silence after which a peer counts as
                     // gone: a peer may be remembering answers unheard of yet.
                     if s.listening_since
@@ -146,19 +171,11 @@ impl Sync {
                     {
                         return false;
                     }
-                    // The marker is back: the instances heard of before it.
-                    let ids = waiting_for.get_or_insert_with(|| {
-                        s.others
-                            .iter()
-                            .filter(|(_, p)| p.heard_at.elapsed() < PEER_GONE_AFTER)
-                            .map(|(id, p)| (*id, p.epoch))
-                            .collect()
-                    });
                     // Done with a peer that acknowledged, fell silent, or connected
                     // anew after the marker: that one forgot everything when its old
                     // connection dropped, and remembers only what it read after its
                     // new hello came back, which is after the marker, after the writes.
-                    ids.iter().all(|(id, epoch)| {
+                    waiting_for.iter().all(|(id, epoch)| {
                         s.others.get(id).is_none_or(|p| {
                             p.acked >= n
                                 || p.epoch > *epoch
@@ -216,7 +233,17 @@ impl Sync {
                 Handled::Done
             }
             ("m", Some(id), Some(n), _) if id == self.instance => {
-                s.own_seen = s.own_seen.max(n);
+                // The marker is back: the instances heard of before it, taken now,
+                // in the channel's order.
+                let heard: Vec<(u64, u64)> = s
+                    .others
+                    .iter()
+                    .filter(|(_, p)| p.heard_at.elapsed() < PEER_GONE_AFTER)
+                    .map(|(id, p)| (*id, p.epoch))
+                    .collect();
+                if let Some(slot) = s.pending.get_mut(&n) {
+                    *slot = Some(heard);
+                }
                 Handled::Done
             }
             ("m", Some(id), Some(n), _) => Handled::Ack(id, n),
@@ -445,17 +472,16 @@ async fn send(
             let message = match unsent.take() {
                 Some(m) => Some(m),
                 None => tokio::select! {
-                    _ = beat.tick() => None,
+                    // Stop first: the listener's end closes `outgoing` at the same time.
+                    biased;
+                    _ = stop.changed() => {
+                        return goodbye(&mut conn, instance, &cache, &epoch).await;
+                    }
                     m = outgoing.recv() => match m {
                         Some(m) => Some((m, 0)),
-                        None => return,
+                        None => return goodbye(&mut conn, instance, &cache, &epoch).await,
                     },
-                    _ = stop.changed() => {
-                        // Only the goodbye: after it no instance waits for this one.
-                        let gone = format!("g:{instance}:{}", epoch.load(Ordering::Acquire));
-                        let _ = notify(&mut conn, &gone).await;
-                        return;
-                    }
+                    _ = beat.tick() => None,
                 },
             };
             let payload = match &message {
@@ -481,6 +507,21 @@ async fn send(
             _ = stop.changed() => return,
         }
     }
+}
+
+/// At stop, only the goodbye: after it no instance waits for this one, which
+/// remembers nothing from then on.
+async fn goodbye(
+    conn: &mut PgConnection,
+    instance: u64,
+    cache: &Weak<SessionCache>,
+    epoch: &AtomicU64,
+) {
+    if let Some(c) = cache.upgrade() {
+        c.set_listening(false);
+    }
+    let gone = format!("g:{instance}:{}", epoch.load(Ordering::Acquire));
+    let _ = notify(conn, &gone).await;
 }
 
 /// Sends one message; a connection that does not answer within a second is dropped.

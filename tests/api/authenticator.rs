@@ -55,6 +55,11 @@ impl Authenticator {
         (code, other.code_at(self.next_step - 1))
     }
 
+    /// The first step not used yet (steps before it were spent by earlier codes).
+    pub fn unused_from(&self) -> u64 {
+        self.next_step
+    }
+
     /// A code latch accepts now and has not seen: the earliest unused step of the three
     /// it accepts, keeping clear of step edges (so latch's clock, read a moment later,
     /// still accepts it); waits for the next step when all three were used.

@@ -140,8 +140,15 @@ async fn graphql_answers_the_same_step_with_nulls_and_a_backup_code_counts_down(
 async fn a_step_is_accepted_once_and_only_one_step_either_side() {
     let app = spawn_app().await;
     let (token, auth, _) = user_with_2fa(&app, "window@example.com").await;
-    // The confirmation spent a step; use steps after it.
-    let s = step_now();
+    // The confirmation spent a step (the next one, near a step's end); use steps
+    // after it: wait until the step after the current one is unused.
+    let s = loop {
+        let s = step_now();
+        if s + 1 >= auth.unused_from() {
+            break s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
     let ticket = first_step(&app, "window@example.com", PASSWORD).await;
     for far in [s - 2, s + 2] {
         let code = auth.code_at(far);

@@ -284,3 +284,31 @@ async fn psql_changes_and_a_killed_listener_empty_the_cache() {
     .await;
     forgotten(&b, "a killed listener").await;
 }
+
+#[tokio::test]
+async fn the_purge_of_ended_sessions_names_nobody() {
+    let a = spawn_app().await;
+    let b = spawn_beside(&a, &[]).await;
+    postgres(&a);
+    let t = a.verified_user("purge@example.com").await;
+    listening(&b).await;
+    // More ended sessions than one statement names one by one.
+    a.sql(
+        "INSERT INTO sessions SELECT (jsonb_populate_record(NULL::sessions, to_jsonb(s) \
+         || jsonb_build_object('id', 'ended' || g, 'token_hash', 'ended' || g, \
+         'expires_at', 1))).* FROM sessions s, generate_series(1, 150) g",
+        &[],
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
+    }
+    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    let removed = a.state.store().purge_expired(3600).await.unwrap();
+    assert!(removed >= 150, "{removed} purged");
+    // The same statement by anyone else would make every instance forget everything.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    a.sql("DELETE FROM sessions", &[]).await;
+    forgotten(&b, "a psql deletion").await;
+}
