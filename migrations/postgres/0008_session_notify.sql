@@ -7,9 +7,10 @@
 
 CREATE FUNCTION latch_notify_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- latch's purge deletes only sessions that ended, which every instance refuses by
-    -- its own expiry check already: it names nobody (it marks its transaction).
-    IF current_setting('latch.purge', true) = 'on' THEN
+    -- latch's purge deletes only sessions that ended minutes ago, which every instance
+    -- refuses by its own expiry check already: it names nobody. It marks its own
+    -- transaction by id, so a setting left on a role or a connection never matches.
+    IF current_setting('latch.purge', true) = txid_current()::text THEN
         RETURN NULL;
     END IF;
     IF (SELECT count(*) FROM changed_rows) > 100 THEN

@@ -465,20 +465,23 @@ impl Store {
         Ok(removed)
     }
 
-    /// Deletes the sessions ended by `now`. On PostgreSQL the transaction is marked as
-    /// the purge, so the trigger names none of them: an ended session is refused by
-    /// every instance's own expiry check, and naming thousands would make every
-    /// instance forget everything it remembers (migration 0008).
+    /// Deletes the sessions that ended over [`PURGE_GRACE_MS`] before `now`. On
+    /// PostgreSQL the transaction is marked as the purge (by its own transaction id,
+    /// so no setting left on a role or a connection can pass for it), and the trigger
+    /// names none of them: naming thousands would make every instance forget
+    /// everything it remembers (migration 0008). The grace keeps that safe while the
+    /// instances' clocks differ: a session one of them still takes for live is not
+    /// purged unannounced, so revoking it later still names it.
     async fn purge_sessions(&self, now: i64) -> sqlx::Result<u64> {
         let pool = self.pool();
         let mut tx = pool.begin().await?;
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT set_config('latch.purge', 'on', true)")
+            sqlx::query("SELECT set_config('latch.purge', txid_current()::text, true)")
                 .execute(&mut *tx)
                 .await?;
         }
         let removed = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
+            .bind(now.saturating_sub(PURGE_GRACE_MS))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -548,6 +551,10 @@ impl Store {
         sqlx::query("SELECT 1").execute(&*self.pool()).await.is_ok()
     }
 }
+
+/// How long after its end a session is purged: longer than any difference between
+/// the instances' clocks latch tolerates (see `Store::purge_sessions`).
+const PURGE_GRACE_MS: i64 = 5 * 60 * 1000;
 
 /// The database file of a `sqlite://path?…` URL (none for in-memory databases).
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {

@@ -376,7 +376,9 @@ async fn listen(
                 let mut check = tokio::time::interval(HEARTBEAT_EVERY);
                 let gone = loop {
                     let next = tokio::select! {
-                        n = listener.try_recv() => n,
+                        // Stop first: no hello handled after the goodbye is sent.
+                        biased;
+                        _ = stop.changed() => break "",
                         _ = check.tick() => {
                             // Its hello or heartbeats have had time to come back.
                             let overdue = since.elapsed() >= PEER_GONE_AFTER
@@ -386,7 +388,7 @@ async fn listen(
                             }
                             continue;
                         }
-                        _ = stop.changed() => break "",
+                        n = listener.try_recv() => n,
                     };
                     let (Some(c), Some(s)) = (cache.upgrade(), sync.upgrade()) else {
                         break "";

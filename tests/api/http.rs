@@ -271,6 +271,16 @@ async fn the_purge_removes_only_what_has_expired() {
         &[latch::domain::token_hash(&gone).as_str()],
     )
     .await;
+    // Ended a minute ago: within the grace that covers the instances' clock
+    // differences (README "Running in production"), so it stays, refused meanwhile.
+    let recent = app.sign_in("purge@example.com", PASSWORD).await.token();
+    let minute_ago = latch::domain::Timestamp::now().millis() - 60_000;
+    app.sql(
+        &format!("UPDATE sessions SET expires_at = {minute_ago} WHERE token_hash = $1"),
+        &[latch::domain::token_hash(&recent).as_str()],
+    )
+    .await;
+    assert_eq!(app.get("/auth/session", Some(&recent)).await.status, 401);
     app.sql(
         "INSERT INTO oauth_states (state_hash, provider, pkce_verifier, nonce, expires_at, created_at) \
          VALUES ('old', 'test', 'v', 'n', 1, 1), ('new', 'test', 'v', 'n', 99999999999999, 1)",
@@ -283,7 +293,7 @@ async fn the_purge_removes_only_what_has_expired() {
             .unwrap();
     let removed = store.purge_expired(900).await.unwrap();
     assert!(removed >= 2, "{removed}");
-    assert_eq!(app.sql_count("SELECT COUNT(*) FROM sessions").await, 1);
+    assert_eq!(app.sql_count("SELECT COUNT(*) FROM sessions").await, 2);
     assert_eq!(app.sql_count("SELECT COUNT(*) FROM oauth_states").await, 1);
     assert_eq!(app.get("/auth/session", Some(&keep)).await.status, 200);
     // Idempotent: a second run (another instance) finds nothing more.
