@@ -221,6 +221,14 @@ async fn a_slow_instance_is_waited_for_before_a_logout_answers() {
     }
 }
 
+/// Checks `token` on `app` until it answers from memory: the one answer remembered.
+async fn remembered(app: &TestApp, token: &str) {
+    for _ in 0..3 {
+        assert_eq!(app.get("/auth/session", Some(token)).await.status, 200);
+    }
+    assert_eq!(app.state.store().session_cache_state().unwrap().0, 1);
+}
+
 /// Waits until `app` remembers no answer (nothing here checks a session meanwhile, so
 /// only a notification or a dropped listener can empty it).
 async fn forgotten(app: &TestApp, what: &str) {
@@ -241,10 +249,7 @@ async fn psql_changes_and_a_killed_listener_empty_the_cache() {
     postgres(&a);
     let t = a.verified_user("notice@example.com").await;
     listening(&b).await;
-    for _ in 0..3 {
-        assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
-    }
-    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    remembered(&b, &t).await;
     // A session deleted outside latch: the trigger's notification drops it (the
     // one-second bound alone would leave the entry in place until the next check).
     a.sql("DELETE FROM sessions", &[]).await;
@@ -252,10 +257,7 @@ async fn psql_changes_and_a_killed_listener_empty_the_cache() {
     assert_eq!(b.get("/auth/session", Some(&t)).await.status, 401);
 
     let t = a.sign_in("notice@example.com", PASSWORD).await.token();
-    for _ in 0..3 {
-        assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
-    }
-    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    remembered(&b, &t).await;
     // An update that changes nothing names nobody; one that changes the user does.
     a.sql("UPDATE users SET name = name", &[]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -263,19 +265,13 @@ async fn psql_changes_and_a_killed_listener_empty_the_cache() {
     a.sql("UPDATE users SET name = name || '.'", &[]).await;
     forgotten(&b, "a changed user").await;
     // TRUNCATE has no rows to name: it drops everything.
-    for _ in 0..3 {
-        assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
-    }
-    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    remembered(&b, &t).await;
     a.sql("TRUNCATE sessions CASCADE", &[]).await;
     forgotten(&b, "a truncate").await;
     assert_eq!(b.get("/auth/session", Some(&t)).await.status, 401);
 
     let t = a.sign_in("notice@example.com", PASSWORD).await.token();
-    for _ in 0..3 {
-        assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
-    }
-    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    remembered(&b, &t).await;
     a.sql(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE datname = current_database() AND query LIKE 'LISTEN%'",
@@ -300,10 +296,7 @@ async fn the_purge_of_ended_sessions_names_nobody() {
         &[],
     )
     .await;
-    for _ in 0..3 {
-        assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
-    }
-    assert_eq!(b.state.store().session_cache_state().unwrap().0, 1);
+    remembered(&b, &t).await;
     let removed = a.state.store().purge_expired(3600).await.unwrap();
     assert!(removed >= 150, "{removed} purged");
     // The same statement by anyone else would make every instance forget everything.
