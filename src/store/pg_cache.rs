@@ -201,3 +201,124 @@ impl SessionCache {
         self.listening.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{SessionId, Timestamp, UserId};
+
+    fn rows(user: &str, expires_at: i64) -> (SessionRow, UserRow) {
+        let t = Timestamp(1);
+        let session = SessionRow {
+            id: SessionId::new(format!("s-{user}")),
+            user_id: UserId::new(user.to_string()),
+            expires_at: Timestamp(expires_at),
+            max_expires_at: Timestamp(expires_at),
+            refreshed_at: t,
+            persistent: true,
+            ip_address: None,
+            user_agent: None,
+            created_at: t,
+            authenticated_at: t,
+            last_active_at: t,
+            last_ip_address: None,
+            auth_methods: vec!["password".into()],
+        };
+        let user = UserRow {
+            id: UserId::new(user.to_string()),
+            email: format!("{user}@example.com"),
+            name: user.to_string(),
+            email_verified: true,
+            image: None,
+            has_password: true,
+            personal_workspace_id: None,
+            created_at: t,
+            updated_at: t,
+        };
+        (session, user)
+    }
+
+    /// A cache whose listener is up and vouches for it now.
+    fn listening() -> SessionCache {
+        let cache = SessionCache::new();
+        cache.set_listening(true);
+        cache.vouch(mono_ms(), Duration::from_secs(60));
+        cache
+    }
+
+    fn remember(cache: &SessionCache, token: &str, r: &(SessionRow, UserRow)) {
+        let ticket = cache.ticket(0);
+        cache.keep(&TokenHash::of(token), ticket, 0, Some(r));
+    }
+
+    #[test]
+    fn an_answer_is_used_only_until_its_session_ends() {
+        let cache = listening();
+        remember(&cache, "t", &rows("ann", 10_000));
+        let h = TokenHash::of("t");
+        assert!(matches!(cache.get(&h, 0, 9_999), Some(Some(_))));
+        // Past its end: "expired" from memory, not the remembered answer.
+        assert!(matches!(cache.get(&h, 0, 10_000), Some(None)));
+    }
+
+    #[test]
+    fn nothing_is_used_unless_the_listener_vouches_for_it() {
+        let cache = listening();
+        remember(&cache, "t", &rows("ann", i64::MAX));
+        let h = TokenHash::of("t");
+        assert!(cache.get(&h, 0, 0).is_some());
+        // Its own heartbeat not heard within the fence: unused, though still listening.
+        cache.vouched_until.store(mono_ms(), Ordering::Release);
+        assert!(cache.is_listening());
+        assert!(cache.get(&h, 0, 0).is_none());
+        // A dropped listener empties it.
+        cache.vouch(mono_ms(), Duration::from_secs(60));
+        cache.set_listening(false);
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn a_read_that_overlapped_a_change_is_not_kept() {
+        let cache = listening();
+        let h = TokenHash::of("t");
+        let ticket = cache.ticket(0);
+        cache.forget("s:elsewhere");
+        cache.keep(&h, ticket, 0, Some(&rows("ann", i64::MAX)));
+        assert_eq!(cache.len(), 0);
+        // Nor one across this instance's own write (the generation moved).
+        let ticket = cache.ticket(0);
+        cache.keep(&h, ticket, 1, Some(&rows("ann", i64::MAX)));
+        assert_eq!(cache.len(), 0);
+        // Nor used under another generation.
+        remember(&cache, "t", &rows("ann", i64::MAX));
+        assert!(cache.get(&h, 1, 0).is_none());
+    }
+
+    #[test]
+    fn notifications_forget_what_they_name() {
+        let cache = listening();
+        remember(&cache, "a1", &rows("ann", i64::MAX));
+        remember(&cache, "a2", &rows("ann", i64::MAX));
+        remember(&cache, "b1", &rows("bob", i64::MAX));
+        cache.forget(&format!("s:{}", TokenHash::of("a1").as_str()));
+        assert!(cache.get(&TokenHash::of("a1"), 0, 0).is_none());
+        assert_eq!(cache.len(), 2);
+        remember(&cache, "a1", &rows("ann", i64::MAX));
+        cache.forget("u:ann");
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(&TokenHash::of("b1"), 0, 0).is_some());
+        cache.forget("*");
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let cache = listening();
+        let r = rows("ann", i64::MAX);
+        for i in 0..=MAX_ENTRIES {
+            remember(&cache, &i.to_string(), &r);
+        }
+        assert!(cache.len() <= MAX_ENTRIES, "{}", cache.len());
+        assert!(cache.len() >= 1);
+    }
+}
