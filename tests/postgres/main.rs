@@ -18,16 +18,19 @@ fn postgres(app: &TestApp) {
     );
 }
 
+/// Waits (5 s at most) until `app`'s session cache state (remembered answers,
+/// listening) satisfies `done`.
+async fn until(app: &TestApp, what: &str, done: impl Fn((usize, bool)) -> bool) {
+    let since = Instant::now();
+    while !app.state.store().session_cache_state().is_some_and(&done) {
+        assert!(since.elapsed() < Duration::from_secs(5), "{what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Waits until the app's listener is up again.
 async fn listening(app: &TestApp) {
-    let since = Instant::now();
-    while !app.state.store().session_cache_state().is_some_and(|s| s.1) {
-        assert!(
-            since.elapsed() < Duration::from_secs(5),
-            "the listener did not come back"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until(app, "the listener did not come back", |s| s.1).await;
 }
 
 #[tokio::test]
@@ -232,14 +235,7 @@ async fn remembered(app: &TestApp, token: &str) {
 /// Waits until `app` remembers no answer (nothing here checks a session meanwhile, so
 /// only a notification or a dropped listener can empty it).
 async fn forgotten(app: &TestApp, what: &str) {
-    let since = Instant::now();
-    while app.state.store().session_cache_state().unwrap().0 != 0 {
-        assert!(
-            since.elapsed() < Duration::from_secs(5),
-            "{what}: still remembered"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until(app, &format!("{what}: still remembered"), |s| s.0 == 0).await;
 }
 
 #[tokio::test]
