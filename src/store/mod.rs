@@ -23,11 +23,15 @@ pub use account::{EmailChanged, NewEmailChange};
 mod lockout;
 mod passkeys;
 mod pg_cache;
+mod pg_listener;
 mod pg_sync;
+mod scale_out;
 pub use passkeys::{
     MethodToRemove, NewCeremony, NewPasskey, PasskeyInsert, PasskeyRow, Removal, TakenCeremony,
 };
+use scale_out::PgCache;
 mod pool;
+mod purge;
 mod rows;
 mod second_step;
 mod sessions;
@@ -63,17 +67,6 @@ pub struct Store {
     sqlite_file: Option<std::sync::Arc<std::path::PathBuf>>,
     /// PostgreSQL: the session checks remembered, kept honest by notifications.
     pg_cache: Option<PgCache>,
-}
-
-/// The PostgreSQL session cache and its listener (stopped with the store).
-#[derive(Clone)]
-struct PgCache {
-    cache: std::sync::Arc<pg_cache::SessionCache>,
-    sync: std::sync::Arc<pg_sync::Sync>,
-    /// Sending `true`, or dropping the last clone, stops the listener.
-    stop: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
-    /// The listener's thread, ended once it said goodbye.
-    thread: std::sync::Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 /// A user as stored.
@@ -361,32 +354,6 @@ impl Store {
         })
     }
 
-    /// PostgreSQL, for `serve`: starts the listener so session checks are answered
-    /// from memory (see `pg_cache`). Operator commands and migrations never answer a
-    /// check, so they need none. Nothing on SQLite.
-    pub fn remember_sessions(mut self, cfg: &crate::config::Config) -> anyhow::Result<Store> {
-        if self.backend != Backend::Postgres || self.pg_cache.is_some() {
-            return Ok(self);
-        }
-        let cache = std::sync::Arc::new(pg_cache::SessionCache::new());
-        let sync = std::sync::Arc::new(pg_sync::Sync::new());
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let thread = pg_sync::spawn_listener(
-            cfg.database_url.expose().to_string(),
-            std::sync::Arc::downgrade(&cache),
-            std::sync::Arc::downgrade(&sync),
-            stopped,
-        )
-        .context("starting the session notification listener")?;
-        self.pg_cache = Some(PgCache {
-            cache,
-            sync,
-            stop: std::sync::Arc::new(stop),
-            thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
-        });
-        Ok(self)
-    }
-
     /// Applies pending migrations for this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self.backend {
@@ -402,148 +369,10 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes what has expired: sessions, social sign-in states, two-factor tickets,
-    /// trusted devices, passkey ceremonies, old email records,
-    /// stale failure counts, and one-time tokens that were used or are long expired
-    /// (a recently expired verification link still tells resend which password the
-    /// newest sign-up chose). Plain idempotent DELETEs, so several instances may run it
-    /// at once. Returns the number of rows removed.
-    pub async fn purge_expired(&self, lockout_window_secs: u64) -> sqlx::Result<u64> {
-        let now = Timestamp::now().millis();
-        let day = 86_400_000_i64;
-        let window = i64::try_from(lockout_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-        let mut removed = 0;
-        removed += self.purge_sessions(now).await?;
-        removed += sqlx::query("DELETE FROM oauth_states WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&*self.pool())
-            .await?
-            .rows_affected();
-        removed += sqlx::query(
-            "DELETE FROM one_time_tokens WHERE expires_at <= $1 \
-             OR (consumed_at IS NOT NULL AND consumed_at <= $2)",
-        )
-        .bind(now - 30 * day)
-        .bind(now - day)
-        .execute(&*self.pool())
-        .await?
-        .rows_affected();
-        for sql in [
-            "DELETE FROM two_factor_tickets WHERE expires_at <= $1",
-            "DELETE FROM trusted_devices WHERE expires_at <= $1",
-            "DELETE FROM webauthn_ceremonies WHERE expires_at <= $1",
-            // An expired enrollment's sealed secret goes.
-            "UPDATE two_factor SET pending_secret = NULL, pending_expires_at = NULL \
-             WHERE pending_expires_at <= $1",
-        ] {
-            removed += sqlx::query(sql)
-                .bind(now)
-                .execute(&*self.pool())
-                .await?
-                .rows_affected();
-        }
-        // A two-factor row left with neither an authenticator nor an enrollment.
-        removed +=
-            sqlx::query("DELETE FROM two_factor WHERE secret IS NULL AND pending_secret IS NULL")
-                .execute(&*self.pool())
-                .await?
-                .rows_affected();
-        removed += sqlx::query("DELETE FROM email_log WHERE sent_at <= $1")
-            .bind(now - 3_600_000)
-            .execute(&*self.pool())
-            .await?
-            .rows_affected();
-        removed += sqlx::query(
-            "DELETE FROM sign_in_failures WHERE (locked_until IS NULL OR locked_until <= $1) \
-             AND first_failure_at <= $2",
-        )
-        .bind(now)
-        .bind(now.saturating_sub(window))
-        .execute(&*self.pool())
-        .await?
-        .rows_affected();
-        Ok(removed)
-    }
-
-    /// Deletes the sessions that ended over [`PURGE_GRACE_MS`] before `now`. On
-    /// PostgreSQL the transaction is marked as the purge (by its own transaction id,
-    /// so no setting left on a role or a connection can pass for it), and the trigger
-    /// names none of them: naming thousands would make every instance forget
-    /// everything it remembers (migration 0008). The grace keeps that safe while the
-    /// instances' clocks differ: a session one of them still takes for live is not
-    /// purged unannounced, so revoking it later still names it.
-    async fn purge_sessions(&self, now: i64) -> sqlx::Result<u64> {
-        let pool = self.pool();
-        let mut tx = pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT set_config('latch.purge', txid_current()::text, true)")
-                .execute(&mut *tx)
-                .await?;
-        }
-        let removed = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now.saturating_sub(PURGE_GRACE_MS))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(removed)
-    }
-
     /// Closes the pool: every later query fails (used at shutdown and by tests).
     pub async fn close(&self) {
-        if let Some(c) = &self.pg_cache {
-            // Stop the listener and let it say goodbye, so no instance waits for this one.
-            c.stop.send_replace(true);
-            let thread = c.thread.lock().ok().and_then(|mut t| t.take());
-            if let Some(t) = thread {
-                let joined = tokio::task::spawn_blocking(move || t.join());
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), joined).await;
-            }
-        }
+        self.stop_listening().await;
         self.pool.close().await;
-    }
-
-    /// Whether session checks are remembered across instances (PostgreSQL): requests
-    /// that write then [`Store::settle`] before they answer.
-    pub fn remembers_sessions(&self) -> bool {
-        self.pg_cache.is_some()
-    }
-
-    /// After writes: waits until every instance has handled their notifications (see
-    /// `pg_sync`). Without a listener of its own (an operator command) it waits out an
-    /// answer's life instead: whatever any instance remembers from before the writes
-    /// is then no longer used. Nothing on SQLite.
-    pub async fn settle(&self) {
-        match (&self.pg_cache, self.backend) {
-            (Some(c), _) => c.sync.settle(&c.cache, self.pool.for_session_read()).await,
-            (None, Backend::Postgres) => tokio::time::sleep(pg_cache::FRESH_FOR).await,
-            (None, Backend::Sqlite) => {}
-        }
-    }
-
-    /// PostgreSQL: waits (at most `limit`) until the listener knows the other
-    /// instances, before serving (see `pg_sync`). Nothing on SQLite.
-    pub async fn know_peers(&self, limit: std::time::Duration) {
-        if let Some(c) = &self.pg_cache {
-            c.sync.know_peers(&c.cache, limit).await;
-        }
-    }
-
-    /// Tests: makes this instance's listener slow to handle each notification.
-    #[cfg(feature = "postgres-tests")]
-    pub fn dawdle_over_notifications(&self, ms: u64) {
-        if let Some(c) = &self.pg_cache {
-            c.sync
-                .dawdle
-                .store(ms, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-
-    /// The PostgreSQL session cache: (remembered answers, listening), for tests.
-    pub fn session_cache_state(&self) -> Option<(usize, bool)> {
-        self.pg_cache
-            .as_ref()
-            .map(|c| (c.cache.len(), c.cache.is_listening()))
     }
 
     /// Whether the database answers.
@@ -551,10 +380,6 @@ impl Store {
         sqlx::query("SELECT 1").execute(&*self.pool()).await.is_ok()
     }
 }
-
-/// How long after its end a session is purged: longer than any difference between
-/// the instances' clocks latch tolerates (see `Store::purge_sessions`).
-const PURGE_GRACE_MS: i64 = 5 * 60 * 1000;
 
 /// The database file of a `sqlite://path?…` URL (none for in-memory databases).
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {

@@ -1,5 +1,5 @@
-//! The notification listener of a PostgreSQL instance, and the settle that makes a
-//! change seen by the very next check on every instance.
+//! The settle protocol of a PostgreSQL instance: what makes a change seen by the very
+//! next check on every instance (its listener and sender are in `pg_listener`).
 //!
 //! Notifications reach each instance's listener asynchronously: an instance could
 //! answer a logout before another instance's listener has dropped the session it
@@ -18,10 +18,12 @@
 //!
 //! An instance whose own heartbeat has not come back for [`FENCE_AFTER`] no longer
 //! uses what it remembers (checked on every answer, so even a stalled listener thread
-//! fences itself), and its listener reconnects once [`PEER_GONE_AFTER`] passed without
-//! its heartbeat (a half-open connection never errors); the others stop waiting for one unheard
-//! of for [`PEER_GONE_AFTER`], which is longer than the fence, or at its goodbye. A settle waits at most [`SETTLE_WITHIN`], no shorter than an answer's life,
-//! so one that gives up has outwaited every answer it could not vouch for.
+//! fences itself), and its listener (`pg_listener`) reconnects once [`PEER_GONE_AFTER`]
+//! passed without its heartbeat (a half-open connection never errors); the others stop
+//! waiting for one unheard of for [`PEER_GONE_AFTER`], which is longer than the fence,
+//! or at its goodbye. A settle waits at most [`SETTLE_WITHIN`], no shorter than an
+//! answer's life, so one that gives up has outwaited every answer it could not vouch
+//! for.
 //!
 //! Messages besides the triggers' (`pg_cache`): `h:<instance>:<epoch>` (hello and
 //! heartbeat of a listening connection), `g:<instance>:<epoch>` (that connection is gone:
@@ -29,13 +31,11 @@
 //! acknowledges that instance's marker `n`).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use sqlx::Connection;
-use sqlx::postgres::{PgConnection, PgListener};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::pg_cache::{FRESH_FOR, SessionCache, mono_ms};
 
@@ -44,21 +44,14 @@ pub const CHANNEL: &str = "latch_sessions";
 /// The longest a request that used the database waits for the acknowledgements.
 const SETTLE_WITHIN: Duration = Duration::from_secs(1);
 const _: () = assert!(SETTLE_WITHIN.as_millis() >= FRESH_FOR.as_millis());
-const HEARTBEAT_EVERY: Duration = Duration::from_millis(250);
+pub(super) const HEARTBEAT_EVERY: Duration = Duration::from_millis(250);
 /// An instance whose own heartbeat has not come back this long stops remembering.
 const FENCE_AFTER: Duration = Duration::from_secs(1);
 /// An instance unheard of this long is no longer waited for (it has fenced itself).
-const PEER_GONE_AFTER: Duration = Duration::from_millis(1600);
+pub(super) const PEER_GONE_AFTER: Duration = Duration::from_millis(1600);
 const _: () = assert!(PEER_GONE_AFTER.as_millis() > FENCE_AFTER.as_millis() + 500);
 /// The wait before connecting again after a drop.
-const RECONNECT_AFTER: Duration = Duration::from_millis(200);
-
-/// What the sender task sends for the listener.
-enum Outgoing {
-    Hello(u64),
-    Ack(u64, u64),
-    Gone(u64),
-}
+pub(super) const RECONNECT_AFTER: Duration = Duration::from_millis(200);
 
 struct Peer {
     epoch: u64,
@@ -83,7 +76,7 @@ struct State {
 }
 
 /// What the listener does with a message.
-enum Handled {
+pub(super) enum Handled {
     /// A trigger's: forget what it names.
     Forget,
     /// Another instance's marker: acknowledge it.
@@ -119,7 +112,7 @@ impl Drop for Pending<'_> {
 
 /// This instance's part in the settle protocol.
 pub struct Sync {
-    instance: u64,
+    pub(super) instance: u64,
     /// Tests: how long this instance's listener dawdles over each message.
     #[cfg(feature = "postgres-tests")]
     pub dawdle: std::sync::Arc<AtomicU64>,
@@ -255,7 +248,7 @@ impl Sync {
                 }
                 Handled::Done
             }
-            ("s" | "u" | "*", ..) => Handled::Forget,
+            // The triggers' (`s:`, `u:`, `*`), and anything unknown: forgetting is safe.
             _ => Handled::Forget,
         };
         drop(s);
@@ -282,7 +275,7 @@ impl Sync {
     }
 
     /// [`Sync::handle`], then vouches for the cache up to the newest own heartbeat.
-    fn handle_and_vouch(&self, payload: &str, cache: &SessionCache) -> Handled {
+    pub(super) fn handle_and_vouch(&self, payload: &str, cache: &SessionCache) -> Handled {
         let handled = self.handle(payload);
         if let Some(sent) = self.state.lock().ok().and_then(|s| s.own_sent_ms) {
             cache.vouch(sent, FENCE_AFTER);
@@ -291,256 +284,11 @@ impl Sync {
     }
 
     /// Whether the own heartbeat came back lately (false once it is overdue).
-    fn heard_own(&self) -> bool {
+    pub(super) fn heard_own(&self) -> bool {
         let fence_ms = u64::try_from(FENCE_AFTER.as_millis()).unwrap_or(u64::MAX);
         self.state.lock().is_ok_and(|s| {
             s.own_sent_ms
                 .is_some_and(|t| mono_ms().saturating_sub(t) < fence_ms)
         })
     }
-}
-
-/// Starts the listener on a thread of its own, so a busy runtime never delays a
-/// notification or an acknowledgement. It runs until `stop` is told to or dropped;
-/// the handle ends once it said goodbye.
-pub fn spawn_listener(
-    url: String,
-    cache: Weak<SessionCache>,
-    sync: Weak<Sync>,
-    stop: watch::Receiver<bool>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("latch-notify".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime {
-                Ok(rt) => rt.block_on(run(url, cache, sync, stop)),
-                Err(e) => {
-                    tracing::error!(error = %e, "the session notification listener cannot start")
-                }
-            }
-        })
-}
-
-async fn run(
-    url: String,
-    cache: Weak<SessionCache>,
-    sync: Weak<Sync>,
-    stop: watch::Receiver<bool>,
-) {
-    let (out, outgoing) = mpsc::unbounded_channel();
-    let Some(instance) = sync.upgrade().map(|s| s.instance) else {
-        return;
-    };
-    let epoch = std::sync::Arc::new(AtomicU64::new(0));
-    let sender = tokio::spawn(send(
-        url.clone(),
-        instance,
-        cache.clone(),
-        epoch.clone(),
-        outgoing,
-        stop.clone(),
-    ));
-    listen(url, cache, sync, epoch, out, stop).await;
-    // The sender says goodbye when stopped, so no instance waits for this one.
-    let _ = tokio::time::timeout(Duration::from_secs(1), sender).await;
-}
-
-/// Receives: forgets what the triggers name, keeps the protocol's state, queues
-/// hellos and acknowledgements (sent by [`send`] on a connection of its own), and
-/// reconnects when its own heartbeat stops coming back (a half-open connection never
-/// errors). Answers stop being trusted without this thread's help (`SessionCache::vouch`);
-/// the reconnect only brings them back.
-async fn listen(
-    url: String,
-    cache: Weak<SessionCache>,
-    sync: Weak<Sync>,
-    epoch: std::sync::Arc<AtomicU64>,
-    out: mpsc::UnboundedSender<Outgoing>,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        let connected = tokio::select! {
-            c = connect(&url) => c,
-            _ = stop.changed() => break,
-        };
-        let this_epoch = epoch.fetch_add(1, Ordering::AcqRel) + 1;
-        match connected {
-            Ok(mut listener) => {
-                // Remember nothing until the hello is back: then every instance knows
-                // this one, and its markers are waited for.
-                let _ = out.send(Outgoing::Hello(this_epoch));
-                let since = Instant::now();
-                let mut check = tokio::time::interval(HEARTBEAT_EVERY);
-                let gone = loop {
-                    let next = tokio::select! {
-                        // Stop first: no hello handled after the goodbye is sent.
-                        biased;
-                        _ = stop.changed() => break "",
-                        _ = check.tick() => {
-                            // Its hello or heartbeats have had time to come back.
-                            let overdue = since.elapsed() >= PEER_GONE_AFTER
-                                && !sync.upgrade().is_some_and(|s| s.heard_own());
-                            if overdue {
-                                break "its own heartbeat stopped coming back";
-                            }
-                            continue;
-                        }
-                        n = listener.try_recv() => n,
-                    };
-                    let (Some(c), Some(s)) = (cache.upgrade(), sync.upgrade()) else {
-                        break "";
-                    };
-                    #[cfg(feature = "postgres-tests")]
-                    {
-                        let ms = s.dawdle.load(Ordering::Relaxed);
-                        if ms > 0 {
-                            tokio::time::sleep(Duration::from_millis(ms)).await;
-                        }
-                    }
-                    match next {
-                        Ok(Some(n)) => match s.handle_and_vouch(n.payload(), &c) {
-                            Handled::Forget => c.forget(n.payload()),
-                            Handled::Ack(id, m) => {
-                                let _ = out.send(Outgoing::Ack(id, m));
-                            }
-                            Handled::OwnHello(e) if e == this_epoch => c.set_listening(true),
-                            Handled::OwnHello(_) | Handled::Done => {}
-                        },
-                        Ok(None) | Err(_) => break "the connection dropped",
-                    }
-                };
-                if let Some(c) = cache.upgrade() {
-                    c.set_listening(false);
-                }
-                if gone.is_empty() {
-                    break;
-                }
-                let _ = out.send(Outgoing::Gone(this_epoch));
-                tracing::warn!(
-                    reason = gone,
-                    "the session notification listener stopped; checks read the database until it is back"
-                );
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the session notification listener cannot connect");
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(RECONNECT_AFTER) => {}
-            _ = stop.changed() => break,
-        }
-    }
-}
-
-/// Sends this instance's hellos, heartbeats (while it listens), acknowledgements and
-/// goodbyes. A message that fails is tried again on the next connection, a few times
-/// at most, so none can hold up the ones behind it; a heartbeat is not tried again
-/// (the next one follows), and a hello is stamped when sent. Whatever is lost only
-/// makes a settle wait its whole bound, which is correct.
-async fn send(
-    url: String,
-    instance: u64,
-    cache: Weak<SessionCache>,
-    epoch: std::sync::Arc<AtomicU64>,
-    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
-    mut stop: watch::Receiver<bool>,
-) {
-    const TRIES: u8 = 3;
-    let text = |m: &Outgoing| match m {
-        Outgoing::Hello(e) => format!("h:{instance}:{e}:{}", mono_ms()),
-        Outgoing::Ack(id, n) => format!("a:{id}:{n}:{instance}"),
-        Outgoing::Gone(e) => format!("g:{instance}:{e}"),
-    };
-    let mut unsent: Option<(Outgoing, u8)> = None;
-    loop {
-        let conn = tokio::select! {
-            c = PgConnection::connect(&url) => c,
-            _ = stop.changed() => return,
-        };
-        let mut conn = match conn {
-            Ok(conn) => conn,
-            Err(_) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(RECONNECT_AFTER) => continue,
-                    _ = stop.changed() => return,
-                }
-            }
-        };
-        let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
-        loop {
-            let message = match unsent.take() {
-                Some(m) => Some(m),
-                None => tokio::select! {
-                    // Stop first: the listener's end closes `outgoing` at the same time.
-                    biased;
-                    _ = stop.changed() => {
-                        return goodbye(&mut conn, instance, &cache, &epoch).await;
-                    }
-                    m = outgoing.recv() => match m {
-                        Some(m) => Some((m, 0)),
-                        None => return goodbye(&mut conn, instance, &cache, &epoch).await,
-                    },
-                    _ = beat.tick() => None,
-                },
-            };
-            let payload = match &message {
-                Some((m, _)) => text(m),
-                None if cache.upgrade().is_some_and(|c| c.is_listening()) => {
-                    format!(
-                        "h:{instance}:{}:{}",
-                        epoch.load(Ordering::Acquire),
-                        mono_ms()
-                    )
-                }
-                None => continue,
-            };
-            if notify(&mut conn, &payload).await.is_err() {
-                unsent = message
-                    .filter(|(_, tries)| tries + 1 < TRIES)
-                    .map(|(m, t)| (m, t + 1));
-                break;
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(RECONNECT_AFTER) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-/// At stop, only the goodbye: after it no instance waits for this one, which
-/// remembers nothing from then on.
-async fn goodbye(
-    conn: &mut PgConnection,
-    instance: u64,
-    cache: &Weak<SessionCache>,
-    epoch: &AtomicU64,
-) {
-    if let Some(c) = cache.upgrade() {
-        c.set_listening(false);
-    }
-    let gone = format!("g:{instance}:{}", epoch.load(Ordering::Acquire));
-    let _ = notify(conn, &gone).await;
-}
-
-/// Sends one message; a connection that does not answer within a second is dropped.
-async fn notify(conn: &mut PgConnection, payload: &str) -> Result<(), ()> {
-    let sent = sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(payload)
-        .execute(conn);
-    match tokio::time::timeout(Duration::from_secs(1), sent).await {
-        Ok(Ok(_)) => Ok(()),
-        _ => Err(()),
-    }
-}
-
-async fn connect(url: &str) -> sqlx::Result<PgListener> {
-    let mut listener = PgListener::connect(url).await?;
-    listener.eager_reconnect(false);
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
 }

@@ -56,9 +56,9 @@ impl Pool {
         }
     }
 
-    /// The pool for the PostgreSQL session read only, without moving the generation:
-    /// a read changes nothing, and moving the generation on every check would make
-    /// every remembered answer stale at once (see `pg_cache`).
+    /// The pool for the session read only, without moving the generation: a read
+    /// changes nothing, and moving the generation on every check would make every
+    /// remembered answer stale at once (see `pg_cache`).
     pub fn for_session_read(&self) -> &AnyPool {
         &self.raw
     }

@@ -68,29 +68,24 @@ impl Store {
             return sqlite_read::session_by_token(file, self.pool.generation(), token_hash, now)
                 .context("reading the session");
         }
-        let Some(pg) = &self.pg_cache else {
-            let row = sqlx::query(sqlx::AssertSqlSafe(SESSION_BY_TOKEN))
-                .bind(token_hash.as_str())
-                .bind(now)
-                .fetch_optional(&*self.pool())
-                .await?;
-            return Ok(row.as_ref().map(rows::session_check).transpose()?);
-        };
-        // PostgreSQL: from memory while the listener vouches for it (`pg_cache`); a
-        // miss is one prepared statement, one round trip, no transaction.
+        // PostgreSQL serving: from memory while the listener vouches for it
+        // (`pg_cache`). A miss, or no listener (an operator command), is one prepared
+        // statement, one round trip, no transaction.
+        let cache = self.pg_cache.as_ref().map(|pg| &pg.cache);
         let generation = self.pool.generation();
-        if let Some(answer) = pg.cache.get(token_hash, generation.load(), now) {
+        if let Some(answer) = cache.and_then(|c| c.get(token_hash, generation.load(), now)) {
             return Ok(answer);
         }
-        let ticket = pg.cache.ticket(generation.load());
+        let ticket = cache.map(|c| c.ticket(generation.load()));
         let row = sqlx::query(sqlx::AssertSqlSafe(SESSION_BY_TOKEN))
             .bind(token_hash.as_str())
             .bind(now)
             .fetch_optional(self.pool.for_session_read())
             .await?;
         let rows = row.as_ref().map(rows::session_check).transpose()?;
-        pg.cache
-            .keep(token_hash, ticket, generation.load(), rows.as_ref());
+        if let (Some(c), Some(ticket)) = (cache, ticket) {
+            c.keep(token_hash, ticket, generation.load(), rows.as_ref());
+        }
         Ok(rows)
     }
 

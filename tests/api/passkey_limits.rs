@@ -59,9 +59,7 @@ async fn the_limit_and_duplicate_credentials_are_conflicts() {
 #[tokio::test]
 async fn a_known_credential_id_is_a_conflict_only_once_it_verified() {
     let app = passkey_app(&[]).await;
-    let token = app.verified_user("again@example.com").await;
-    let mut d = device();
-    add_passkey(&app, &token, &mut d).await;
+    let (token, mut d, _) = user_with_passkey(&app, "again@example.com").await;
     let taken = d.credentials()[0].id.clone();
     // The user's own (excluded) credential again: a conflict.
     let (id, options) = register_options(&app, &token).await;
@@ -88,9 +86,7 @@ async fn a_known_credential_id_is_a_conflict_only_once_it_verified() {
 #[tokio::test]
 async fn the_last_sign_in_method_counts_passkeys() {
     let app = passkey_app(&[]).await;
-    let token = app.verified_user("last@example.com").await;
-    let mut d = device();
-    let first = add_passkey(&app, &token, &mut d).await;
+    let (token, mut d, first) = user_with_passkey(&app, "last@example.com").await;
     // The password can go: a passkey remains.
     let r = app
         .post(
@@ -100,33 +96,15 @@ async fn the_last_sign_in_method_counts_passkeys() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = app
-        .post(
-            "/auth/passkey/delete-passkey",
-            json!({"id": first}),
-            Some(&token),
-        )
-        .await;
+    let r = delete_passkey(&app, &first, &token).await;
     assert_eq!(
         (r.status.as_u16(), r.body["reason"].as_str()),
         (403, Some("LAST_LOGIN_METHOD"))
     );
     let second = add_passkey(&app, &token, &mut d).await;
-    let r = app
-        .post(
-            "/auth/passkey/delete-passkey",
-            json!({"id": first}),
-            Some(&token),
-        )
-        .await;
+    let r = delete_passkey(&app, &first, &token).await;
     assert_eq!(r.status, 200);
-    let r = app
-        .post(
-            "/auth/passkey/delete-passkey",
-            json!({"id": second}),
-            Some(&token),
-        )
-        .await;
+    let r = delete_passkey(&app, &second, &token).await;
     assert_eq!(r.body["reason"], "LAST_LOGIN_METHOD");
     // linked-accounts lists neither the password (gone) nor passkeys.
     let l = app.get("/auth/linked-accounts", Some(&token)).await;
@@ -145,9 +123,7 @@ async fn the_last_sign_in_method_counts_passkeys() {
 #[tokio::test]
 async fn at_the_limit_a_proof_is_neither_checked_nor_spent() {
     let app = passkey_app(&["--passkey-max", "1", "--lockout-threshold", "1"]).await;
-    let token = app.verified_user("spent@example.com").await;
-    let mut d = device();
-    add_passkey(&app, &token, &mut d).await;
+    let (token, _, _) = user_with_passkey(&app, "spent@example.com").await;
     // A wrong password at the limit: 409, and the lockout counted nothing (one failure
     // would lock at threshold 1).
     let r = app
@@ -164,9 +140,7 @@ async fn at_the_limit_a_proof_is_neither_checked_nor_spent() {
 #[tokio::test]
 async fn concurrent_registrations_cannot_pass_the_limit() {
     let app = passkey_app(&["--passkey-max", "2"]).await;
-    let token = app.verified_user("race@example.com").await;
-    let mut d = device();
-    add_passkey(&app, &token, &mut d).await;
+    let (token, mut d, _) = user_with_passkey(&app, "race@example.com").await;
     let mut pending = Vec::new();
     for _ in 0..4 {
         let (id, options) = register_options(&app, &token).await;
@@ -199,11 +173,7 @@ async fn concurrent_removals_cannot_leave_an_account_without_a_way_in() {
                 json!({"provider": "credential"}),
                 Some(&token)
             ),
-            app.post(
-                "/auth/passkey/delete-passkey",
-                json!({"id": passkey}),
-                Some(&token)
-            ),
+            delete_passkey(&app, &passkey, &token),
         );
         let mut statuses = [a.status.as_u16(), b.status.as_u16()];
         statuses.sort();
@@ -222,9 +192,7 @@ async fn concurrent_removals_cannot_leave_an_account_without_a_way_in() {
 #[tokio::test]
 async fn passkeys_survive_a_password_reset() {
     let app = passkey_app(&[]).await;
-    let token = app.verified_user("reset@example.com").await;
-    let mut d = device();
-    add_passkey(&app, &token, &mut d).await;
+    let (token, mut d, _) = user_with_passkey(&app, "reset@example.com").await;
     app.reset_password("reset@example.com", "a brand new horse battery", 1)
         .await;
     assert_eq!(app.get("/auth/session", Some(&token)).await.status, 401);
@@ -390,9 +358,7 @@ async fn while_passkeys_are_off_every_route_is_404_first() {
 #[tokio::test]
 async fn of_concurrent_assertions_with_one_count_at_most_one_signs_in() {
     let app = passkey_app(&[]).await;
-    let token = app.verified_user("cas@example.com").await;
-    let mut d = device();
-    add_passkey(&app, &token, &mut d).await;
+    let (_, mut d, _) = user_with_passkey(&app, "cas@example.com").await;
     // Eight ceremonies answered with the same count, as a clone racing the original.
     let mut bodies = Vec::new();
     for _ in 0..8 {

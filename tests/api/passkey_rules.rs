@@ -97,9 +97,7 @@ async fn a_registration_ceremony_is_single_use_and_bound_to_its_session() {
 #[tokio::test]
 async fn a_sign_in_that_does_not_verify_is_refused() {
     let app = passkey_app(&[]).await;
-    let token = app.verified_user("authfail@example.com").await;
-    let mut d = device();
-    add_passkey(&app, &token, &mut d).await;
+    let (_, mut d, _) = user_with_passkey(&app, "authfail@example.com").await;
     let cases = [
         (
             "wrong origin",
@@ -158,9 +156,7 @@ async fn a_sign_in_that_does_not_verify_is_refused() {
 #[tokio::test]
 async fn a_sign_count_that_goes_back_is_refused() {
     let app = passkey_app(&[]).await;
-    let token = app.verified_user("clone@example.com").await;
-    let mut d = device();
-    add_passkey(&app, &token, &mut d).await;
+    let (_, mut d, _) = user_with_passkey(&app, "clone@example.com").await;
     for _ in 0..3 {
         assert_eq!(passkey_sign_in(&app, &mut d).await.status, 200);
     }

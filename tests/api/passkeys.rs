@@ -63,6 +63,25 @@ pub async fn verify_registration(
 }
 
 /// Registers a passkey of `device` for the session; its latch id.
+/// A verified user with a passkey on a device of its own: the session token, the
+/// device and the passkey's id.
+pub async fn user_with_passkey(app: &TestApp, email: &str) -> (String, PasskeyDevice, String) {
+    let token = app.verified_user(email).await;
+    let mut d = device();
+    let id = add_passkey(app, &token, &mut d).await;
+    (token, d, id)
+}
+
+/// `delete-passkey` of `id` with the session `token`.
+pub async fn delete_passkey(app: &TestApp, id: &str, token: &str) -> Reply {
+    app.post(
+        "/auth/passkey/delete-passkey",
+        json!({"id": id}),
+        Some(token),
+    )
+    .await
+}
+
 pub async fn add_passkey(app: &TestApp, token: &str, device: &mut PasskeyDevice) -> String {
     let (id, options) = register_options(app, token).await;
     let credential = device.register(&options);
@@ -318,9 +337,7 @@ async fn a_passkey_registers_and_signs_in_through_graphql() {
 #[tokio::test]
 async fn passkeys_are_listed_oldest_first_renamed_and_deleted() {
     let app = passkey_app(&[]).await;
-    let token = app.verified_user("list@example.com").await;
-    let mut d = device();
-    let first = add_passkey(&app, &token, &mut d).await;
+    let (token, mut d, first) = user_with_passkey(&app, "list@example.com").await;
     let second = add_passkey(&app, &token, &mut d).await;
     let list = app
         .get("/auth/passkey/list-user-passkeys", Some(&token))
@@ -376,22 +393,10 @@ async fn passkeys_are_listed_oldest_first_renamed_and_deleted() {
         )
         .await;
     assert_eq!(r.status, 404);
-    let r = app
-        .post(
-            "/auth/passkey/delete-passkey",
-            json!({"id": first}),
-            Some(&other),
-        )
-        .await;
+    let r = delete_passkey(&app, &first, &other).await;
     assert_eq!(r.status, 404);
 
-    let r = app
-        .post(
-            "/auth/passkey/delete-passkey",
-            json!({"id": first}),
-            Some(&token),
-        )
-        .await;
+    let r = delete_passkey(&app, &first, &token).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body, json!({"status": true}));
     app.wait_notice("list@example.com", "passkey-removed").await;
