@@ -112,12 +112,9 @@ async fn listen(
                     let (Some(c), Some(s)) = (cache.upgrade(), sync.upgrade()) else {
                         break "";
                     };
-                    #[cfg(feature = "postgres-tests")]
-                    {
-                        let ms = s.dawdle.load(Ordering::Relaxed);
-                        if ms > 0 {
-                            tokio::time::sleep(Duration::from_millis(ms)).await;
-                        }
+                    let ms = s.dawdle.load(Ordering::Relaxed);
+                    if ms > 0 {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
                     }
                     match next {
                         Ok(Some(n)) => match s.handle_and_vouch(n.payload(), &c) {

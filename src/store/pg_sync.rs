@@ -113,8 +113,8 @@ impl Drop for Pending<'_> {
 /// This instance's part in the settle protocol.
 pub struct Sync {
     pub(super) instance: u64,
-    /// Tests: how long this instance's listener dawdles over each message.
-    #[cfg(feature = "postgres-tests")]
+    /// Tests (tests/postgres): how long this instance's listener dawdles over each
+    /// message, to play a slow peer. Zero, so nothing, unless a test sets it.
     pub dawdle: std::sync::Arc<AtomicU64>,
     next_marker: AtomicU64,
     state: Mutex<State>,
@@ -126,7 +126,6 @@ impl Sync {
     pub fn new() -> Sync {
         Sync {
             instance: rand::random(),
-            #[cfg(feature = "postgres-tests")]
             dawdle: std::sync::Arc::new(AtomicU64::new(0)),
             next_marker: AtomicU64::new(1),
             state: Mutex::new(State::default()),

@@ -82,8 +82,9 @@ impl Store {
         }
     }
 
-    /// Tests: makes this instance's listener slow to handle each notification.
-    #[cfg(feature = "postgres-tests")]
+    /// Tests (tests/postgres): makes this instance's listener slow to handle each
+    /// notification. Nothing in latch calls it.
+    #[doc(hidden)]
     pub fn dawdle_over_notifications(&self, ms: u64) {
         if let Some(c) = &self.pg_cache {
             c.sync

@@ -1,6 +1,7 @@
 //! PostgreSQL only: the notification listener of the session cache (README "Running
-//! in production"). Built with `--features postgres-tests` and run by the PostgreSQL
-//! pass of `.ci/run`, with `TEST_DATABASE_URL` naming the server; without it, it fails.
+//! in production"). Each test starts a PostgreSQL server of its own (scripts/pg-start,
+//! which installs PostgreSQL when it is missing and it may): no test here depends on
+//! `TEST_DATABASE_URL`, so both passes of `.ci/run` run them, on one build.
 
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
@@ -8,14 +9,16 @@ mod helpers;
 
 use std::time::{Duration, Instant};
 
-use helpers::{PASSWORD, TestApp, spawn_app, spawn_beside};
+use helpers::{PASSWORD, TestApp, spawn_app_on};
 use serde_json::json;
 
-fn postgres(app: &TestApp) {
-    assert!(
-        app.db_url.starts_with("postgres"),
-        "this suite needs TEST_DATABASE_URL naming a PostgreSQL server"
-    );
+/// Two instances of one deployment (one database, one secret key) on a server of the
+/// test's own; the server goes with the first element.
+async fn two_instances() -> (OwnServer, TestApp, TestApp) {
+    let server = OwnServer::start();
+    let a = spawn_app_on(&server.url(), server.dir.path()).await;
+    let b = spawn_app_on(&server.url(), server.dir.path()).await;
+    (server, a, b)
 }
 
 /// Waits (5 s at most) until `app`'s session cache state (remembered answers,
@@ -35,9 +38,7 @@ async fn listening(app: &TestApp) {
 
 #[tokio::test]
 async fn a_killed_listener_serves_no_stale_answer_and_caching_resumes() {
-    let a = spawn_app().await;
-    let b = spawn_beside(&a, &[]).await;
-    postgres(&a);
+    let (_server, a, b) = two_instances().await;
     a.verified_user("killed@example.com").await;
     for round in 0..5 {
         let t = a.sign_in("killed@example.com", PASSWORD).await.token();
@@ -71,7 +72,8 @@ async fn a_killed_listener_serves_no_stale_answer_and_caching_resumes() {
     }
 }
 
-/// A PostgreSQL server of this test's own (scripts/pg-start), to restart.
+/// A PostgreSQL server of this test's own (scripts/pg-start), stopped when dropped;
+/// its folder also holds the instances' secret key.
 struct OwnServer {
     dir: tempfile::TempDir,
     port: u16,
@@ -131,10 +133,7 @@ impl Drop for OwnServer {
 
 #[tokio::test]
 async fn a_restart_under_load_serves_no_stale_answer_and_no_error_once_back() {
-    let server = OwnServer::start();
-    let keys = tempfile::tempdir().unwrap();
-    let a = helpers::spawn_app_on(&server.url(), keys.path()).await;
-    let b = helpers::spawn_app_on(&server.url(), keys.path()).await;
+    let (server, a, b) = two_instances().await;
     a.verified_user("restart@example.com").await;
     let t = a.sign_in("restart@example.com", PASSWORD).await.token();
     for _ in 0..3 {
@@ -200,9 +199,7 @@ async fn a_restart_under_load_serves_no_stale_answer_and_no_error_once_back() {
 
 #[tokio::test]
 async fn a_slow_instance_is_waited_for_before_a_logout_answers() {
-    let a = spawn_app().await;
-    let b = spawn_beside(&a, &[]).await;
-    postgres(&a);
+    let (_server, a, b) = two_instances().await;
     a.verified_user("slow@example.com").await;
     // Heartbeats have gone round: a knows b.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -240,9 +237,7 @@ async fn forgotten(app: &TestApp, what: &str) {
 
 #[tokio::test]
 async fn psql_changes_and_a_killed_listener_empty_the_cache() {
-    let a = spawn_app().await;
-    let b = spawn_beside(&a, &[]).await;
-    postgres(&a);
+    let (_server, a, b) = two_instances().await;
     let t = a.verified_user("notice@example.com").await;
     listening(&b).await;
     remembered(&b, &t).await;
@@ -279,9 +274,7 @@ async fn psql_changes_and_a_killed_listener_empty_the_cache() {
 
 #[tokio::test]
 async fn the_purge_of_ended_sessions_names_nobody() {
-    let a = spawn_app().await;
-    let b = spawn_beside(&a, &[]).await;
-    postgres(&a);
+    let (_server, a, b) = two_instances().await;
     let t = a.verified_user("purge@example.com").await;
     listening(&b).await;
     // More ended sessions than one statement names one by one.
