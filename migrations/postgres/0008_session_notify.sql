@@ -5,6 +5,16 @@
 -- Payloads: `s:<token hash>` (a session changed or ended), `u:<user id>` (a user
 -- changed or was deleted), `*` (many rows at once: drop everything).
 
+-- Sends each key, or `*` instead when one statement changed more than 100 rows.
+CREATE FUNCTION latch_notify(keys text[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF cardinality(keys) > 100 THEN
+        PERFORM pg_notify('latch_sessions', '*');
+    ELSE
+        PERFORM pg_notify('latch_sessions', k) FROM unnest(keys) AS k;
+    END IF;
+END $$;
+
 CREATE FUNCTION latch_notify_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- latch's purge deletes only sessions that ended minutes ago, which every instance
@@ -13,35 +23,22 @@ BEGIN
     IF current_setting('latch.purge', true) = txid_current()::text THEN
         RETURN NULL;
     END IF;
-    IF (SELECT count(*) FROM changed_rows) > 100 THEN
-        PERFORM pg_notify('latch_sessions', '*');
-    ELSE
-        PERFORM pg_notify('latch_sessions', 's:' || token_hash) FROM changed_rows;
-    END IF;
+    PERFORM latch_notify(ARRAY(SELECT 's:' || token_hash FROM changed_rows));
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION latch_notify_users() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF (SELECT count(*) FROM changed_rows) > 100 THEN
-        PERFORM pg_notify('latch_sessions', '*');
-    ELSE
-        PERFORM pg_notify('latch_sessions', 'u:' || id) FROM changed_rows;
-    END IF;
+    PERFORM latch_notify(ARRAY(SELECT 'u:' || id FROM changed_rows));
     RETURN NULL;
 END $$;
 
 -- An update that changes nothing (a row lock taken by a no-op UPDATE) names nobody.
 CREATE FUNCTION latch_notify_users_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF (SELECT count(*) FROM old_rows o JOIN new_rows n ON n.id = o.id
-        WHERE o IS DISTINCT FROM n) > 100 THEN
-        PERFORM pg_notify('latch_sessions', '*');
-    ELSE
-        PERFORM pg_notify('latch_sessions', 'u:' || o.id)
-        FROM old_rows o JOIN new_rows n ON n.id = o.id
-        WHERE o IS DISTINCT FROM n;
-    END IF;
+    PERFORM latch_notify(ARRAY(
+        SELECT 'u:' || o.id FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE o IS DISTINCT FROM n));
     RETURN NULL;
 END $$;
 

@@ -36,6 +36,15 @@ async fn listening(app: &TestApp) {
     until(app, "the listener did not come back", |s| s.1).await;
 }
 
+/// Ends every listening connection of `app`'s database, as an operator would; how many.
+async fn kill_listeners(app: &TestApp) -> i64 {
+    app.sql_count(
+        "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_killed_listener_serves_no_stale_answer_and_caching_resumes() {
     let (_server, a, b) = two_instances().await;
@@ -46,13 +55,7 @@ async fn a_killed_listener_serves_no_stale_answer_and_caching_resumes() {
             assert_eq!(b.get("/auth/session", Some(&t)).await.status, 200);
         }
         assert!(b.state.store().session_cache_state().unwrap().0 >= 1);
-        // Every listening connection of this database, as an operator would end them.
-        let killed = a
-            .sql_count(
-                "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-                 WHERE datname = current_database() AND query LIKE 'LISTEN%'",
-            )
-            .await;
+        let killed = kill_listeners(&a).await;
         assert!(killed >= 2, "round {round}: {killed} listeners");
         let r = a.post("/auth/sign-out", json!({}), Some(&t)).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -263,12 +266,7 @@ async fn psql_changes_and_a_killed_listener_empty_the_cache() {
 
     let t = a.sign_in("notice@example.com", PASSWORD).await.token();
     remembered(&b, &t).await;
-    a.sql(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
-        &[],
-    )
-    .await;
+    kill_listeners(&a).await;
     forgotten(&b, "a killed listener").await;
 }
 
